@@ -1,0 +1,34 @@
+"""Which agents exist, and how a process builds one from the settings."""
+
+from __future__ import annotations
+
+from agents.base import Agent
+from agents.reasoners import ClaudeReasoner, OfflineReasoner, Reasoner, StateResponseCache
+from agents.tasksmith import TaskSmith
+from config.settings import Settings
+from store.state import StateStore
+
+AGENTS: dict[str, type[Agent]] = {cls.name: cls for cls in (TaskSmith,)}
+
+
+def make_reasoner(settings: Settings, state: StateStore) -> Reasoner:
+    """Claude when a key is configured, the offline planner otherwise."""
+    if settings.anthropic_api_key is None:
+        return OfflineReasoner()
+    return ClaudeReasoner(
+        api_key=settings.anthropic_api_key.get_secret_value(),
+        model=settings.anthropic_model,
+        base_url=settings.anthropic_base_url,
+        max_tokens=settings.anthropic_max_tokens,
+        timeout_s=settings.anthropic_timeout_s,
+        max_retries=settings.anthropic_max_retries,
+        cache=StateResponseCache(state),
+    )
+
+
+def make_agent(name: str, settings: Settings, state: StateStore) -> Agent:
+    try:
+        cls = AGENTS[name]
+    except KeyError:
+        raise ValueError(f"unknown agent {name!r}; known: {', '.join(sorted(AGENTS))}") from None
+    return cls(state, make_reasoner(settings, state))

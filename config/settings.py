@@ -1,0 +1,119 @@
+"""The one settings object.
+
+Read once (``Settings()``) by the CLI or the application builder and passed down as a typed
+argument; nothing else reads ``os.environ``. Ray replicas receive it pickled through ``bind``, so
+no module builds settings at import time.
+
+Every field reads ``CLINISIGHT_<NAME>``; a few also read the ecosystem's standard variable
+(``ANTHROPIC_API_KEY``, ``ANTHROPIC_BASE_URL``, ``SENTRY_DSN``, ``AWS_REGION``, …) so existing
+tooling keeps working.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+TENANT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")
+DEV_APP_ID = "ari:cloud:ecosystem::app/clinisight-dev"
+
+
+def _alias(name: str, *standard: str) -> AliasChoices:
+    return AliasChoices(f"CLINISIGHT_{name.upper()}", *standard)
+
+
+class Settings(BaseSettings):
+    """Clinisight configuration; see README "Configuration" for every variable."""
+
+    model_config = SettingsConfigDict(env_prefix="CLINISIGHT_", extra="ignore", frozen=True)
+
+    stage: str = Field("dev", pattern=r"^[A-Za-z0-9_-]{1,32}$")
+    data_dir: Path = Field(Path(".clinisight"))
+
+    # HTTP
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    max_body_bytes: int = Field(1_000_000, gt=0)
+
+    # DynamoDB: no endpoint and no AWS credentials means "start a local dynalite".
+    dynamodb_endpoint: str | None = Field(
+        None, validation_alias=_alias("dynamodb_endpoint", "AWS_ENDPOINT_URL_DYNAMODB")
+    )
+    dynamodb_local_port: int = 8001
+    aws_region: str = Field(
+        "us-east-1", validation_alias=_alias("aws_region", "AWS_REGION", "AWS_DEFAULT_REGION")
+    )
+    aws_access_key_id: SecretStr | None = Field(
+        None, validation_alias=_alias("aws_access_key_id", "AWS_ACCESS_KEY_ID")
+    )
+    aws_secret_access_key: SecretStr | None = Field(
+        None, validation_alias=_alias("aws_secret_access_key", "AWS_SECRET_ACCESS_KEY")
+    )
+    aws_profile: str | None = Field(None, validation_alias=_alias("aws_profile", "AWS_PROFILE"))
+
+    # Forge Invocation Tokens
+    forge_app_id: str = DEV_APP_ID
+    forge_jwks_url: str | None = None
+    forge_jwks_file: Path | None = None
+    jwks_cache_seconds: int = 600
+
+    # Classic Jira webhooks: tenant -> HMAC secret (JSON in the environment).
+    jira_webhook_secrets: dict[str, SecretStr] = Field(default_factory=dict)
+
+    # Claude
+    anthropic_api_key: SecretStr | None = Field(
+        None, validation_alias=_alias("anthropic_api_key", "ANTHROPIC_API_KEY")
+    )
+    anthropic_base_url: str | None = Field(
+        None, validation_alias=_alias("anthropic_base_url", "ANTHROPIC_BASE_URL")
+    )
+    anthropic_model: str = "claude-sonnet-4-5"
+    anthropic_max_tokens: int = 4096
+    anthropic_timeout_s: float = 60.0
+    anthropic_max_retries: int = 4
+
+    # Sentry
+    sentry_dsn: str | None = Field(None, validation_alias=_alias("sentry_dsn", "SENTRY_DSN"))
+    sentry_traces_sample_rate: float = Field(0.0, ge=0.0, le=1.0)
+
+    # Event processing
+    event_lease_s: float = Field(120.0, gt=0)
+    redrive_interval_s: float = Field(30.0, gt=0)
+
+    @field_validator("data_dir", "forge_jwks_file")
+    @classmethod
+    def _absolute(cls, value: Path | None) -> Path | None:
+        # Ray replicas run with another working directory: resolve relative paths here, once.
+        return value.expanduser().resolve() if value is not None else None
+
+    @field_validator("jira_webhook_secrets")
+    @classmethod
+    def _tenants_valid(cls, value: dict[str, SecretStr]) -> dict[str, SecretStr]:
+        for tenant in value:
+            if not TENANT_RE.match(tenant):
+                raise ValueError(f"invalid tenant id {tenant!r} in jira_webhook_secrets")
+        return value
+
+    @property
+    def dev_mode(self) -> bool:
+        """Dev mode: local signing keys, so the CLI can mint tokens. Never with a real JWKS."""
+        return self.stage == "dev" and self.forge_jwks_url is None
+
+    @property
+    def uses_aws(self) -> bool:
+        return self.aws_access_key_id is not None or self.aws_profile is not None
+
+    @property
+    def needs_local_dynamodb(self) -> bool:
+        return self.dynamodb_endpoint is None and not self.uses_aws
+
+    def table(self, kind: str) -> str:
+        """``table("AgentState")`` → ``ClinisightAgentState-dev``."""
+        return f"Clinisight{kind}-{self.stage}"
+
+    @property
+    def http_url(self) -> str:
+        return f"http://{self.http_host}:{self.http_port}"

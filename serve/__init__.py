@@ -1,0 +1,1 @@
+"""The Ray Serve application: ingress, auth, orchestrator, the graph builder, the CLI."""

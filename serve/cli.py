@@ -1,0 +1,244 @@
+"""``clinisight``: drive the local stack and the API. Every command prints JSON on stdout.
+
+    clinisight up [--foreground]      start the stack (dynalite, Ray, Serve); print its URL
+    clinisight down                   stop what `up` started (by pid)
+    clinisight send-event FILE [--tenant T] [--jira] [--wait]
+    clinisight event ID [--tenant T]
+    clinisight state TENANT AGENT
+    clinisight token --tenant T [--account A]      (dev mode only)
+
+Exit status 0 on success, 1 when the command failed (the JSON says why).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from config.settings import Settings
+from serve.auth import sign_jira_body
+from serve.devkeys import DEV_TENANT, ensure_dev_keys, jira_secret, mint_fit
+from serve.stack import pid_file, run_foreground, wait_healthy
+
+FINAL = {"done", "failed", "ignored"}
+
+
+class CliError(Exception):
+    pass
+
+
+def _out(obj: Any) -> None:
+    print(json.dumps(obj, indent=2, ensure_ascii=False))
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _running(settings: Settings) -> dict[str, Any] | None:
+    path = pid_file(settings)
+    if not path.exists():
+        return None
+    info: dict[str, Any] = json.loads(path.read_text())
+    return info if _pid_alive(int(info["pid"])) else None
+
+
+def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
+    running = _running(settings)
+    if running:
+        _out({"status": "already running", **running})
+        return 0
+    if args.foreground:
+        return run_foreground(settings)
+    logs = settings.data_dir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    with open(logs / "stack.log", "ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "serve.stack"],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True,  # its own process group: `down` can stop all of it
+        )
+    started = time.monotonic()
+    try:
+        while not pid_file(settings).exists():
+            if proc.poll() is not None:
+                raise CliError(f"the stack exited during start; see {logs / 'stack.log'}")
+            if time.monotonic() - started > args.timeout:
+                raise CliError(f"the stack did not start in {args.timeout}s; see "
+                               f"{logs / 'stack.log'}")
+            time.sleep(0.5)
+        health = wait_healthy(settings.http_url, 30)
+    except (CliError, RuntimeError):
+        _stop_pid(proc.pid, 30)
+        raise
+    _out({
+        "status": "up",
+        "url": settings.http_url,
+        "pid": proc.pid,
+        "seconds": round(time.monotonic() - started, 1),
+        "logs": str(logs / "stack.log"),
+        "health": health,
+    })
+    return 0
+
+
+def _stop_pid(pid: int, timeout_s: float) -> bool:
+    """SIGTERM the supervisor, wait, then SIGKILL its process group. True if it had to."""
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return False
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not _pid_alive(pid):
+            return False
+        try:  # reap it if it is our child
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+        time.sleep(0.3)
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    return True
+
+
+def cmd_down(settings: Settings, args: argparse.Namespace) -> int:
+    running = _running(settings)
+    if not running:
+        pid_file(settings).unlink(missing_ok=True)
+        _out({"status": "not running"})
+        return 0
+    killed = _stop_pid(int(running["pid"]), args.timeout)
+    pid_file(settings).unlink(missing_ok=True)
+    _out({"status": "down", "pid": running["pid"], "forced": killed})
+    return 0
+
+
+def _request(settings: Settings, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    try:
+        return httpx.request(method, settings.http_url + path, timeout=30.0, **kwargs)
+    except httpx.HTTPError as exc:
+        raise CliError(f"cannot reach Clinisight at {settings.http_url}: {exc} "
+                       "(is it running? `clinisight up`)") from exc
+
+
+def _bearer(settings: Settings, tenant: str, account: str | None = None) -> dict[str, str]:
+    return {"authorization": f"Bearer {mint_fit(ensure_dev_keys(settings), tenant, account)}"}
+
+
+def _answer(resp: httpx.Response) -> dict[str, Any]:
+    try:
+        body = resp.json()
+    except ValueError:
+        body = resp.text
+    return {"httpStatus": resp.status_code, "body": body}
+
+
+def cmd_send_event(settings: Settings, args: argparse.Namespace) -> int:
+    body = Path(args.file).read_bytes()
+    headers = {"content-type": "application/json"}
+    if args.jira:
+        secret = jira_secret(settings, args.tenant)
+        headers["x-hub-signature"] = sign_jira_body(body, secret)
+        resp = _request(settings, "POST", "/v1/jira/webhooks", params={"tenant": args.tenant},
+                        content=body, headers=headers)
+    else:
+        headers.update(_bearer(settings, args.tenant))
+        resp = _request(settings, "POST", "/v1/forge/events", content=body, headers=headers)
+    answer = _answer(resp)
+    if args.wait and resp.status_code in (200, 202):
+        event_id = answer["body"]["eventId"]
+        deadline = time.monotonic() + args.timeout
+        while True:
+            got = _request(settings, "GET", f"/v1/events/{event_id}",
+                           headers=_bearer(settings, args.tenant))
+            answer["event"] = got.json()
+            if answer["event"].get("status") in FINAL or time.monotonic() > deadline:
+                break
+            time.sleep(0.3)
+    _out(answer)
+    return 0 if resp.status_code < 400 else 1
+
+
+def cmd_event(settings: Settings, args: argparse.Namespace) -> int:
+    resp = _request(
+        settings, "GET", f"/v1/events/{args.id}", headers=_bearer(settings, args.tenant)
+    )
+    _out(_answer(resp))
+    return 0 if resp.status_code < 400 else 1
+
+
+def cmd_state(settings: Settings, args: argparse.Namespace) -> int:
+    resp = _request(settings, "GET", f"/v1/tenants/{args.tenant}/agents/{args.agent}/state",
+                    headers=_bearer(settings, args.tenant))
+    _out(_answer(resp))
+    return 0 if resp.status_code < 400 else 1
+
+
+def cmd_token(settings: Settings, args: argparse.Namespace) -> int:
+    ttl = args.ttl
+    token = mint_fit(ensure_dev_keys(settings), args.tenant, args.account, ttl_s=ttl)
+    _out({"token": token, "tenant": args.tenant, "expiresIn": ttl})
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="clinisight", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True)
+    up = sub.add_parser("up", help="start the local stack")
+    up.add_argument("--foreground", action="store_true", help="stay attached; Ctrl-C stops")
+    up.add_argument("--timeout", type=float, default=240.0)
+    up.set_defaults(fn=cmd_up)
+    down = sub.add_parser("down", help="stop what `up` started")
+    down.add_argument("--timeout", type=float, default=60.0)
+    down.set_defaults(fn=cmd_down)
+    send = sub.add_parser("send-event", help="sign and post an event file")
+    send.add_argument("file")
+    send.add_argument("--tenant", default=DEV_TENANT)
+    send.add_argument("--jira", action="store_true", help="a classic Jira webhook (HMAC)")
+    send.add_argument("--wait", action="store_true", help="wait until the event is processed")
+    send.add_argument("--timeout", type=float, default=60.0)
+    send.set_defaults(fn=cmd_send_event)
+    ev = sub.add_parser("event", help="show an event's status")
+    ev.add_argument("id")
+    ev.add_argument("--tenant", default=DEV_TENANT)
+    ev.set_defaults(fn=cmd_event)
+    st = sub.add_parser("state", help="show an agent's state for a tenant")
+    st.add_argument("tenant")
+    st.add_argument("agent")
+    st.set_defaults(fn=cmd_state)
+    tok = sub.add_parser("token", help="print a dev-signed Forge Invocation Token")
+    tok.add_argument("--tenant", required=True)
+    tok.add_argument("--account")
+    tok.add_argument("--ttl", type=int, default=3600)
+    tok.set_defaults(fn=cmd_token)
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    try:
+        settings = Settings()
+        code = args.fn(settings, args)
+    except (CliError, RuntimeError, PermissionError, ValueError, KeyError, OSError) as exc:
+        _out({"error": str(exc) if not isinstance(exc, KeyError) else exc.args[0]})
+        code = 1
+    sys.exit(code)

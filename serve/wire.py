@@ -1,0 +1,171 @@
+"""Wire models for what Forge and Jira send, kept apart from the internal models.
+
+They validate only what Clinisight uses and tolerate every other key (payloads from other sites
+carry extra keys, localised names and custom fields). ``to_agent_event`` turns a validated
+payload into the internal ``AgentEvent``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from agents.events import AgentEvent, IssueSnapshot
+
+_ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+
+
+class _Open(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+
+class NamedIn(_Open):
+    name: str | None = None
+    key: str | None = None
+    value: str | None = None
+
+
+class IssueTypeIn(_Open):
+    name: str = ""
+    hierarchyLevel: int | None = None  # noqa: N815 - Jira's field name
+
+
+class IssueFieldsIn(_Open):
+    summary: str = Field(max_length=32_768)
+    issuetype: IssueTypeIn | None = None
+    description: str | dict[str, Any] | None = None
+    labels: list[str] = Field(default_factory=list)
+    components: list[NamedIn] = Field(default_factory=list)
+    priority: NamedIn | None = None
+    status: NamedIn | None = None
+    project: NamedIn | None = None
+    parent: dict[str, Any] | None = None
+
+
+class IssueIn(_Open):
+    id: str | int
+    key: str = Field(min_length=1, max_length=255)
+    fields: IssueFieldsIn
+
+
+class JiraWebhookIn(_Open):
+    webhookEvent: str = Field(min_length=1, max_length=128)  # noqa: N815
+    timestamp: int | None = None
+    issue_event_type_name: str | None = None
+    issue: IssueIn | None = None
+
+    @model_validator(mode="after")
+    def _issue_for_issue_events(self) -> JiraWebhookIn:
+        if self.webhookEvent.startswith(("jira:issue_", "comment_")) and self.issue is None:
+            raise ValueError(f"'issue' is required for {self.webhookEvent} events")
+        return self
+
+
+class ForgeEventIn(_Open):
+    eventType: str = Field(min_length=1, max_length=128)  # noqa: N815
+    issue: IssueIn | None = None
+    content: dict[str, Any] | None = None
+    retryContext: dict[str, Any] | None = None  # noqa: N815
+
+    @model_validator(mode="after")
+    def _issue_for_issue_events(self) -> ForgeEventIn:
+        if self.eventType.startswith("avi:jira:") and self.eventType.endswith(":issue"):
+            if self.issue is None:
+                raise ValueError(f"'issue' is required for {self.eventType} events")
+        return self
+
+
+# Normalised event kinds
+_JIRA_KINDS = {
+    "jira:issue_created": "issue_created",
+    "jira:issue_updated": "issue_updated",
+    "jira:issue_deleted": "issue_deleted",
+    "comment_created": "issue_commented",
+}
+_FORGE_KIND = re.compile(r"^avi:(jira|confluence):(\w+):(\w+)$")
+
+
+def kind_of(source: str, event_type: str) -> str | None:
+    """A normalised kind (issue_created, page_updated, …) or None when Clinisight has no use."""
+    if source == "jira":
+        return _JIRA_KINDS.get(event_type)
+    m = _FORGE_KIND.match(event_type)
+    if not m:
+        return None
+    _, verb, noun = m.groups()
+    if noun == "issue" and verb in {"created", "updated", "deleted", "assigned", "commented"}:
+        return f"issue_{verb}"
+    if noun == "page" and verb in {"created", "updated", "trashed", "deleted", "moved"}:
+        return f"page_{verb}"
+    return None
+
+
+def adf_text(node: Any) -> str:
+    """Plain text of an Atlassian Document Format node (Jira REST v3 descriptions)."""
+    if isinstance(node, str):
+        return node
+    if not isinstance(node, dict):
+        return ""
+    if node.get("type") == "text":
+        return str(node.get("text", ""))
+    parts = [adf_text(c) for c in node.get("content") or []]
+    kind = node.get("type")
+    if kind == "listItem":
+        return "* " + " ".join(p.strip() for p in parts if p.strip()) + "\n"
+    if kind in {"paragraph", "heading", "codeBlock", "blockquote", "tableRow"}:
+        return "".join(parts) + "\n"
+    if kind == "hardBreak":
+        return "\n"
+    return "".join(parts)
+
+
+def _snapshot(issue: IssueIn) -> IssueSnapshot:
+    f = issue.fields
+    itype = f.issuetype or IssueTypeIn()
+    parent = f.parent or {}
+    return IssueSnapshot(
+        id=str(issue.id),
+        key=issue.key,
+        summary=f.summary,
+        description=adf_text(f.description) if f.description else "",
+        issue_type=itype.name,
+        # Epics are hierarchy level 1 in Jira Cloud; the name may be localised, so check both.
+        is_epic=itype.hierarchyLevel == 1 or itype.name.strip().lower() == "epic",
+        labels=[str(label) for label in f.labels],
+        components=[c.name for c in f.components if c.name],
+        priority=f.priority.name if f.priority else None,
+        status=f.status.name if f.status else None,
+        project_key=f.project.key if f.project else None,
+        parent_key=parent.get("key") if isinstance(parent.get("key"), str) else None,
+    )
+
+
+def to_agent_event(
+    tenant: str, event_id: str, source: str, kind: str, payload: dict[str, Any]
+) -> AgentEvent:
+    model = JiraWebhookIn if source == "jira" else ForgeEventIn
+    parsed = model.model_validate(payload)
+    return AgentEvent(
+        tenant=tenant,
+        event_id=event_id,
+        kind=kind,
+        source=source,
+        issue=_snapshot(parsed.issue) if parsed.issue else None,
+    )
+
+
+def event_id_for(payload: dict[str, Any], header_id: str | None) -> str:
+    """The delivery's identity: Atlassian's webhook identifier, else a hash of the payload.
+
+    Forge retries carry ``retryContext`` inside the payload; it is left out of the hash so a
+    retry maps to the same id as the first delivery.
+    """
+    if header_id and _ID_RE.match(header_id):
+        return header_id
+    body = {k: v for k, v in payload.items() if k != "retryContext"}
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "h-" + hashlib.sha256(canonical.encode()).hexdigest()[:40]

@@ -1,0 +1,1 @@
+"""Persistence: DynamoDB tables and the stores built on them (state, event log)."""

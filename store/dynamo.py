@@ -1,0 +1,226 @@
+"""DynamoDB access: the client, the table definitions, and a small async table wrapper.
+
+boto3 is synchronous; every call runs on a dedicated thread pool so the event loop of a Ray
+replica never blocks. The low-level client is used (not ``boto3.resource``) because clients are
+thread-safe and resources are not. Only operations that both real DynamoDB and dynalite support
+are used: no transactions, no TTL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+import boto3
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from config.settings import Settings
+from store.errors import AlreadyExists, StoreUnavailable
+
+T = TypeVar("T")
+
+_SER = TypeSerializer()
+_DESER = TypeDeserializer()
+
+# Table kind -> (partition key, sort key, global secondary indexes)
+TABLES: dict[str, tuple[str, str, list[dict[str, Any]]]] = {
+    "AgentState": ("tenantId", "agentName", []),
+    "Events": (
+        "tenantId",
+        "eventId",
+        [
+            {
+                # Sparse index: only unfinished events carry `unfinished`, so re-driving reads
+                # just those, never the whole log.
+                "IndexName": "unfinished",
+                "KeySchema": [
+                    {"AttributeName": "unfinished", "KeyType": "HASH"},
+                    {"AttributeName": "acceptedAt", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            }
+        ],
+    ),
+    "Audit": ("tenantId", "entryId", []),
+    "Embeddings": ("tenantId", "itemKey", []),
+}
+_EXTRA_ATTRS = {"Events": [("unfinished", "S"), ("acceptedAt", "N")]}
+
+
+def make_client(settings: Settings) -> Any:
+    """A DynamoDB client for the configured endpoint (local server) or AWS."""
+    kwargs: dict[str, Any] = {
+        "region_name": settings.aws_region,
+        "config": Config(
+            retries={"max_attempts": 5, "mode": "standard"},
+            max_pool_connections=64,
+            connect_timeout=3,
+            read_timeout=10,
+        ),
+    }
+    if settings.dynamodb_endpoint:
+        kwargs["endpoint_url"] = settings.dynamodb_endpoint
+    if settings.aws_access_key_id and settings.aws_secret_access_key:
+        kwargs["aws_access_key_id"] = settings.aws_access_key_id.get_secret_value()
+        kwargs["aws_secret_access_key"] = settings.aws_secret_access_key.get_secret_value()
+    elif settings.dynamodb_endpoint and not settings.aws_profile:
+        # A local DynamoDB API server accepts any credentials but botocore insists on some.
+        kwargs["aws_access_key_id"] = "local"
+        kwargs["aws_secret_access_key"] = "local"
+    session = boto3.session.Session(profile_name=settings.aws_profile)
+    return session.client("dynamodb", **kwargs)
+
+
+def ensure_tables(client: Any, settings: Settings, timeout_s: float = 60.0) -> list[str]:
+    """Create every Clinisight table that does not exist yet; return the names created."""
+    existing: set[str] = set()
+    for page in client.get_paginator("list_tables").paginate():
+        existing.update(page["TableNames"])
+    created = []
+    for kind, (pk, sk, gsis) in TABLES.items():
+        name = settings.table(kind)
+        if name in existing:
+            continue
+        attrs = [(pk, "S"), (sk, "S"), *_EXTRA_ATTRS.get(kind, [])]
+        spec: dict[str, Any] = {
+            "TableName": name,
+            "KeySchema": [
+                {"AttributeName": pk, "KeyType": "HASH"},
+                {"AttributeName": sk, "KeyType": "RANGE"},
+            ],
+            "AttributeDefinitions": [{"AttributeName": a, "AttributeType": t} for a, t in attrs],
+            "BillingMode": "PAY_PER_REQUEST",
+        }
+        if gsis:
+            spec["GlobalSecondaryIndexes"] = gsis
+        try:
+            client.create_table(**spec)
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ResourceInUseException":
+                raise
+        created.append(name)
+    deadline = time.monotonic() + timeout_s
+    for name in created:
+        while client.describe_table(TableName=name)["Table"]["TableStatus"] != "ACTIVE":
+            if time.monotonic() > deadline:
+                raise StoreUnavailable(f"table {name} did not become ACTIVE in {timeout_s}s")
+            time.sleep(0.2)
+    return created
+
+
+def to_item(data: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _SER.serialize(v) for k, v in data.items() if v is not None}
+
+
+def from_item(item: Mapping[str, Any]) -> dict[str, Any]:
+    out = {k: _DESER.deserialize(v) for k, v in item.items()}
+    for k, v in out.items():
+        # Numbers come back as Decimal; every number we store is an integer or a float.
+        if type(v).__name__ == "Decimal":
+            out[k] = int(v) if v == v.to_integral_value() else float(v)
+        elif type(v).__name__ == "Binary":
+            out[k] = bytes(v)
+    return out
+
+
+class DynamoTable:
+    """One table, async: every boto3 call runs on the store's thread pool.
+
+    Errors are translated here, once: a failed condition becomes ``AlreadyExists`` (or is left
+    for the caller through ``condition_failed``), anything else ``StoreUnavailable``.
+    """
+
+    def __init__(self, client: Any, name: str, executor: ThreadPoolExecutor) -> None:
+        self.client = client
+        self.name = name
+        self._executor = executor
+
+    async def _call(self, fn: Callable[..., T], **kwargs: Any) -> T:
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._executor, lambda: fn(**kwargs))
+        except ClientError as exc:
+            code = exc.response["Error"]["Code"]
+            if code == "ConditionalCheckFailedException":
+                raise AlreadyExists(f"condition failed on {self.name}") from exc
+            raise StoreUnavailable(f"DynamoDB {code} on {self.name}") from exc
+        except BotoCoreError as exc:
+            raise StoreUnavailable(f"DynamoDB unreachable for {self.name}: {exc}") from exc
+
+    async def get(self, key: Mapping[str, Any]) -> dict[str, Any] | None:
+        resp = await self._call(
+            self.client.get_item, TableName=self.name, Key=to_item(key), ConsistentRead=True
+        )
+        item = resp.get("Item")
+        return from_item(item) if item else None
+
+    async def put(self, item: Mapping[str, Any], condition: str | None = None,
+                  values: Mapping[str, Any] | None = None,
+                  names: Mapping[str, str] | None = None) -> dict[str, Any] | None:
+        """Put an item (if ``condition`` holds); return the item it replaced, if any."""
+        kwargs: dict[str, Any] = {
+            "TableName": self.name,
+            "Item": to_item(item),
+            "ReturnValues": "ALL_OLD",
+        }
+        if condition:
+            kwargs["ConditionExpression"] = condition
+        if values:
+            kwargs["ExpressionAttributeValues"] = to_item(values)
+        if names:
+            kwargs["ExpressionAttributeNames"] = dict(names)
+        resp = await self._call(self.client.put_item, **kwargs)
+        old = resp.get("Attributes")
+        return from_item(old) if old else None
+
+    async def update(self, key: Mapping[str, Any], expression: str, values: Mapping[str, Any],
+                     condition: str | None = None,
+                     names: Mapping[str, str] | None = None) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {
+            "TableName": self.name,
+            "Key": to_item(key),
+            "UpdateExpression": expression,
+            "ExpressionAttributeValues": to_item(values),
+            "ReturnValues": "ALL_NEW",
+        }
+        if condition:
+            kwargs["ConditionExpression"] = condition
+        if names:
+            kwargs["ExpressionAttributeNames"] = dict(names)
+        resp = await self._call(self.client.update_item, **kwargs)
+        return from_item(resp.get("Attributes", {}))
+
+    async def delete(self, key: Mapping[str, Any]) -> None:
+        await self._call(self.client.delete_item, TableName=self.name, Key=to_item(key))
+
+    async def query(self, condition: str, values: Mapping[str, Any],
+                    names: Mapping[str, str] | None = None, index: str | None = None,
+                    limit: int | None = None) -> list[dict[str, Any]]:
+        """All items matching a key condition, following pagination (``limit`` caps the total)."""
+        kwargs: dict[str, Any] = {
+            "TableName": self.name,
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": to_item(values),
+        }
+        if names:
+            kwargs["ExpressionAttributeNames"] = dict(names)
+        if index:
+            kwargs["IndexName"] = index
+        else:
+            kwargs["ConsistentRead"] = True
+        items: list[dict[str, Any]] = []
+        while True:
+            resp = await self._call(self.client.query, **kwargs)
+            items.extend(from_item(i) for i in resp.get("Items", []))
+            last = resp.get("LastEvaluatedKey")
+            if not last or (limit is not None and len(items) >= limit):
+                return items[:limit] if limit is not None else items
+            kwargs["ExclusiveStartKey"] = last
+
+    async def ping(self) -> None:
+        await self._call(self.client.describe_table, TableName=self.name)

@@ -1,0 +1,36 @@
+"""Store errors. Callers catch these, never botocore's; the ingress maps them to HTTP.
+
+StoreError
+ ├── VersionConflict      a conditional write lost against a concurrent writer
+ ├── AlreadyExists        a put-if-absent found the key taken
+ ├── NotFound             the item is not there
+ ├── CorruptItem          a split item's parts are missing or fail their checksum
+ └── StoreUnavailable     the DynamoDB endpoint could not be reached or refused the call
+"""
+
+
+class StoreError(Exception):
+    """Base of every store error."""
+
+
+class VersionConflict(StoreError):
+    def __init__(self, key: str, expected: int | None) -> None:
+        super().__init__(f"version conflict on {key}: expected version {expected}")
+        self.key = key
+        self.expected = expected
+
+
+class AlreadyExists(StoreError):
+    pass
+
+
+class NotFound(StoreError):
+    pass
+
+
+class CorruptItem(StoreError):
+    pass
+
+
+class StoreUnavailable(StoreError):
+    pass

@@ -1,0 +1,203 @@
+"""The event log: every accepted event, durably, before it is acknowledged.
+
+``ClinisightEvents-{stage}``, keyed by (tenant, event id). The put is conditional on the id, so a
+redelivered event finds the first one and is never processed twice. Processing claims an event
+with a lease (a conditional update); an event whose worker died keeps its ``unfinished`` marker
+and is claimed again once the lease runs out (see ``serve.orchestrator``'s re-drive).
+
+Life of an event: accepted → processing → done | failed, or ignored at once (unknown type).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from store.blob import BlobCodec
+from store.dynamo import DynamoTable
+from store.errors import AlreadyExists
+
+
+class EventStatus(StrEnum):
+    ACCEPTED = "accepted"
+    PROCESSING = "processing"
+    DONE = "done"
+    FAILED = "failed"
+    IGNORED = "ignored"
+
+
+FINAL = {EventStatus.DONE, EventStatus.FAILED, EventStatus.IGNORED}
+
+
+class EventRecord(BaseModel):
+    tenant: str
+    event_id: str
+    source: str
+    event_type: str
+    status: EventStatus
+    accepted_at: int  # epoch milliseconds
+    updated_at: int
+    attempts: int = 0
+    agents: list[str] = Field(default_factory=list)
+    result: dict[str, Any] | None = None
+    error: str | None = None
+    payload: dict[str, Any] | None = None
+
+    def public(self) -> dict[str, Any]:
+        """What the API shows: everything but the payload (which may hold PHI)."""
+        return {
+            "eventId": self.event_id,
+            "tenant": self.tenant,
+            "source": self.source,
+            "eventType": self.event_type,
+            "status": self.status.value,
+            "acceptedAt": self.accepted_at,
+            "updatedAt": self.updated_at,
+            "attempts": self.attempts,
+            "agents": self.agents,
+            "result": self.result,
+            "error": self.error,
+        }
+
+
+def _ms() -> int:
+    return int(time.time() * 1000)
+
+
+class EventLog:
+    def __init__(self, client: Any, table_name: str, executor: ThreadPoolExecutor) -> None:
+        self.table = DynamoTable(client, table_name, executor)
+        self.blobs = BlobCodec(self.table, "tenantId", "eventId")
+
+    @staticmethod
+    def _record(item: dict[str, Any], payload: dict[str, Any] | None = None) -> EventRecord:
+        return EventRecord(
+            tenant=item["tenantId"],
+            event_id=item["eventId"],
+            source=item["source"],
+            event_type=item["eventType"],
+            status=EventStatus(item["status"]),
+            accepted_at=item["acceptedAt"],
+            updated_at=item["updatedAt"],
+            attempts=item.get("attempts", 0),
+            agents=list(item.get("agents", [])),
+            result=json.loads(item["result"]) if item.get("result") else None,
+            error=item.get("error") or None,
+            payload=payload,
+        )
+
+    async def record(
+        self,
+        tenant: str,
+        event_id: str,
+        source: str,
+        event_type: str,
+        payload: dict[str, Any],
+        status: EventStatus = EventStatus.ACCEPTED,
+    ) -> tuple[EventRecord, bool]:
+        """Store an event unless its id is known; return (the stored record, created?)."""
+        raw = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+        blob = await self.blobs.write(tenant, event_id, raw)
+        now = _ms()
+        item: dict[str, Any] = {
+            "tenantId": tenant,
+            "eventId": event_id,
+            "source": source,
+            "eventType": event_type,
+            "status": status.value,
+            "acceptedAt": now,
+            "updatedAt": now,
+            "attempts": 0,
+            **blob,
+        }
+        if status not in FINAL:
+            item["unfinished"] = "1"
+        try:
+            await self.table.put(item, condition="attribute_not_exists(eventId)")
+        except AlreadyExists:
+            await self.blobs.delete_parts(tenant, event_id, blob)
+            existing = await self.get(tenant, event_id)
+            if existing is None:  # pragma: no cover - a put that failed its condition saw it
+                raise
+            return existing, False
+        return self._record(item), True
+
+    async def get(
+        self, tenant: str, event_id: str, with_payload: bool = False
+    ) -> EventRecord | None:
+        item = await self.table.get({"tenantId": tenant, "eventId": event_id})
+        if item is None or item["eventId"].startswith("~"):
+            return None
+        payload = json.loads(await self.blobs.read(item)) if with_payload else None
+        return self._record(item, payload)
+
+    async def claim(self, tenant: str, event_id: str, lease_s: float) -> EventRecord | None:
+        """Take an unfinished event for processing; None if it is finished or leased."""
+        now = _ms()
+        try:
+            item = await self.table.update(
+                {"tenantId": tenant, "eventId": event_id},
+                "SET #s = :processing, leaseUntil = :lease, updatedAt = :now "
+                "ADD attempts :one",
+                {
+                    ":processing": EventStatus.PROCESSING.value,
+                    ":accepted": EventStatus.ACCEPTED.value,
+                    ":lease": now + int(lease_s * 1000),
+                    ":now": now,
+                    ":one": 1,
+                },
+                condition="attribute_exists(unfinished) AND "
+                "(#s = :accepted OR (#s = :processing AND leaseUntil < :now))",
+                names={"#s": "status"},
+            )
+        except AlreadyExists:  # the condition failed: finished, or someone holds the lease
+            return None
+        return self._record(item, json.loads(await self.blobs.read(item)))
+
+    async def finish(
+        self,
+        tenant: str,
+        event_id: str,
+        status: EventStatus,
+        agents: list[str],
+        result: dict[str, Any] | None = None,
+        error: str | None = None,
+    ) -> None:
+        values: dict[str, Any] = {
+            ":s": status.value,
+            ":now": _ms(),
+            ":agents": agents,
+            ":result": json.dumps(result) if result is not None else "",
+            ":error": error or "",
+        }
+        await self.table.update(
+            {"tenantId": tenant, "eventId": event_id},
+            "SET #s = :s, updatedAt = :now, agents = :agents, #r = :result, #e = :error "
+            "REMOVE unfinished, leaseUntil",
+            values,
+            names={"#s": "status", "#r": "result", "#e": "error"},
+        )
+
+    async def release(self, tenant: str, event_id: str, error: str) -> None:
+        """Give a claimed event back (a retryable failure); re-drive takes it again."""
+        await self.table.update(
+            {"tenantId": tenant, "eventId": event_id},
+            "SET #s = :accepted, updatedAt = :now, #e = :error REMOVE leaseUntil",
+            {":accepted": EventStatus.ACCEPTED.value, ":now": _ms(), ":error": error},
+            names={"#s": "status", "#e": "error"},
+        )
+
+    async def list_unfinished(self, limit: int = 500) -> list[tuple[str, str]]:
+        """(tenant, event id) of unfinished events, oldest first."""
+        items = await self.table.query(
+            "unfinished = :u", {":u": "1"}, index="unfinished", limit=limit
+        )
+        return [(i["tenantId"], i["eventId"]) for i in items]
+
+    async def ping(self) -> None:
+        await self.table.ping()
