@@ -28,7 +28,9 @@ def _alias(name: str, *standard: str) -> AliasChoices:
 class Settings(BaseSettings):
     """Clinisight configuration; see README "Configuration" for every variable."""
 
-    model_config = SettingsConfigDict(env_prefix="CLINISIGHT_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix="CLINISIGHT_", extra="ignore", frozen=True, populate_by_name=True
+    )
 
     stage: str = Field("dev", pattern=r"^[A-Za-z0-9_-]{1,32}$")
     data_dir: Path = Field(Path(".clinisight"))

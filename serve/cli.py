@@ -242,3 +242,7 @@ def main(argv: list[str] | None = None) -> None:
         _out({"error": str(exc) if not isinstance(exc, KeyError) else exc.args[0]})
         code = 1
     sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,57 @@
+# The two commands: `make run` starts the stack, `make test` runs every test.
+# Both install what is missing first; a second run skips what is installed (stamp files).
+
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+PYTHON ?= python3.11
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+
+PY_STAMP := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
+FORGE_STAMP := forge-app/node_modules/.installed
+
+.PHONY: install run up down test test-py test-forge lint bench clean
+
+install: $(PY_STAMP) $(NODE_STAMP) $(FORGE_STAMP)
+
+$(PY):
+	$(PYTHON) -m venv $(VENV) 2>/dev/null || python3 -m venv $(VENV)
+
+# torch first: 2.13.0 is the CPU build on this machine's disk; letting another package pull
+# torch in would fetch a multi-GB CUDA build.
+$(PY_STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e ".[dev]"
+	touch $@
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(FORGE_STAMP): forge-app/package.json forge-app/package-lock.json
+	cd forge-app && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+run: install
+	$(VENV)/bin/clinisight up --foreground
+
+up: install
+	$(VENV)/bin/clinisight up
+
+down:
+	$(VENV)/bin/clinisight down
+
+test: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/pytest
+	cd forge-app && npm test
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+clean:
+	rm -rf $(VENV) node_modules forge-app/node_modules

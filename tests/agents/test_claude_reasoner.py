@@ -1,0 +1,86 @@
+"""The Claude reasoner against a local server speaking the Messages API wire protocol."""
+
+from __future__ import annotations
+
+from agents.events import AgentEvent, IssueSnapshot
+from agents.reasoners import ClaudeReasoner, StateResponseCache
+from agents.tasksmith import TaskSmith
+from agents.tasksmith_models import EpicIn
+from agents.tasksmith_offline import plan_epic
+from store.factory import Stores
+from tests.utils.anthropic import overloaded_reply, tool_use_reply
+from tests.utils.http import Recorded, Reply, ScriptedServer
+
+EPIC = EpicIn(key="CARE-1", id="1", summary="Patient portal lab results",
+              description="* Show results\n* Notify patient by email")
+
+
+def plan_json() -> dict[str, object]:
+    plan = plan_epic(EPIC)
+    plan.rationale = "from the test server"
+    return plan.model_dump(mode="json", by_alias=True)
+
+
+def scripted(replies: list[Reply]):  # type: ignore[no-untyped-def]
+    def respond(_: Recorded) -> Reply:
+        return replies.pop(0) if len(replies) > 1 else replies[0]
+    return respond
+
+
+def event() -> AgentEvent:
+    return AgentEvent(tenant="t1", event_id="e1", kind="issue_created", source="jira",
+                      issue=IssueSnapshot(id="1", key="CARE-1", summary=EPIC.summary,
+                                          description=EPIC.description, is_epic=True))
+
+
+async def test_request_shape_overload_retry_and_cache(stores: Stores) -> None:
+    replies = [overloaded_reply(), tool_use_reply("propose_subtasks", plan_json())]
+    with ScriptedServer(scripted(replies)) as server:
+        reasoner = ClaudeReasoner(api_key="sk-test", model="claude-test", base_url=server.url,
+                                  max_retries=3, timeout_s=10,
+                                  cache=StateResponseCache(stores.state))
+        agent = TaskSmith(stores.state, reasoner)
+        result = await agent.handle_event(event())
+        assert result["producedBy"] == "claude:claude-test" and result["action"] == "proposed"
+        assert len(server.requests) == 2, "the overloaded answer was not retried"
+        req = server.requests[-1]
+        assert req.path == "/v1/messages" and "anthropic-version" in req.headers
+        # The SDK carries the key as x-api-key or, in newer releases, as a bearer token.
+        assert "sk-test" in (req.headers.get("x-api-key", "") + req.headers.get("authorization", ""))
+        body = req.json()
+        assert body["model"] == "claude-test"
+        assert body["system"][0]["cache_control"] == {"type": "ephemeral"}
+        assert "TaskSmith" in body["system"][0]["text"]
+        assert body["tools"][0]["name"] == "propose_subtasks"
+        assert "subtasks" in body["tools"][0]["input_schema"]["properties"]
+        assert body["tool_choice"] == {"type": "tool", "name": "propose_subtasks"}
+        assert "Patient portal lab results" in body["messages"][0]["content"]
+
+        state = await stores.state.get("t1", "TaskSmith")
+        assert state is not None
+        assert state.data["proposals"][0]["rationale"] == "from the test server"
+
+        # Same input again (a new proposal id is forced by clearing state): answered from cache.
+        await stores.state.save("t1", "TaskSmith", {}, state.version)
+        again = await agent.handle_event(event())
+        assert again["action"] == "proposed" and len(server.requests) == 2
+
+
+async def test_invalid_tool_input_falls_back_to_offline(stores: Stores) -> None:
+    bad = tool_use_reply("propose_subtasks", {"subtasks": []})
+    with ScriptedServer(scripted([bad])) as server:
+        reasoner = ClaudeReasoner(api_key="k", model="m", base_url=server.url, max_retries=0)
+        result = await TaskSmith(stores.state, reasoner).handle_event(event())
+    assert result["producedBy"] == "offline"
+    state = await stores.state.get("t1", "TaskSmith")
+    assert state is not None
+    assert "invalid" in state.data["proposals"][0]["fallbackReason"]
+
+
+async def test_redaction_hook_applies_to_the_prompt(stores: Stores) -> None:
+    with ScriptedServer(scripted([tool_use_reply("propose_subtasks", plan_json())])) as server:
+        reasoner = ClaudeReasoner(api_key="k", model="m", base_url=server.url,
+                                  redact=lambda s: s.replace("Patient", "[REDACTED]"))
+        await TaskSmith(stores.state, reasoner).handle_event(event())
+    prompt = server.requests[0].json()["messages"][0]["content"]
+    assert "[REDACTED] portal" in prompt and "Patient portal" not in prompt

@@ -1,0 +1,139 @@
+"""End to end over HTTP against the real stack: dynalite, a local Ray, Serve on loopback."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.utils.payloads import forge_epic, forge_event_files, jira_epic, jira_files, load
+from tests.utils.stack import Stack
+
+pytestmark = pytest.mark.stack
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    s = Stack(tmp_path_factory.mktemp("stack"))
+    started = time.monotonic()
+    info = s.up()
+    assert info["health"]["status"] == "ok"
+    assert time.monotonic() - started < 90, "not ready within 90 s"
+    yield s
+    s.down()
+    s.close()
+
+
+def test_healthz_reports_every_part(stack: Stack) -> None:
+    body = stack.client.get("/healthz").json()
+    assert body["status"] == "ok"
+    assert {"dynamodb", "orchestrator", "TaskSmith"} <= set(body["checks"])
+
+
+@pytest.mark.parametrize("path", jira_files(), ids=lambda p: p.stem)
+def test_every_real_jira_webhook_is_accepted(stack: Stack, path: Path) -> None:
+    resp = stack.post_jira(path.read_bytes())
+    assert resp.status_code == 202, resp.text
+    body = resp.json()
+    # None of the real fixtures is an epic and no other agent consumes issue events yet.
+    assert body["status"] == "ignored"
+    assert stack.event(body["eventId"])["eventType"] == load(path)["webhookEvent"]
+
+
+@pytest.mark.parametrize("path", forge_event_files(), ids=lambda p: p.stem)
+def test_every_forge_example_is_acknowledged(stack: Stack, path: Path) -> None:
+    resp = stack.post_forge(path.read_bytes(), tenant="forge-site")
+    assert resp.status_code == 202, resp.text
+
+
+def test_jira_epic_becomes_subtasks(stack: Stack) -> None:
+    resp = stack.post_jira(jira_epic(key="CARE-21", summary="Patient intake form"))
+    assert resp.status_code == 202 and resp.json()["status"] == "accepted"
+    ev = stack.wait_final(resp.json()["eventId"])
+    assert ev["status"] == "done" and ev["agents"] == ["TaskSmith"]
+    proposals = stack.state("TaskSmith")["data"]["proposals"]
+    mine = [p for p in proposals if p["epicKey"] == "CARE-21"]
+    assert len(mine) == 1 and 3 <= len(mine[0]["subtasks"]) <= 12
+    assert mine[0]["producedBy"] == "offline"
+
+
+def test_forge_epic_and_its_retry_are_processed_once(stack: Stack) -> None:
+    first = stack.post_forge(forge_epic(key="CARE-22"), tenant="acme")
+    assert first.status_code == 202
+    event_id = first.json()["eventId"]
+    ev = stack.wait_final(event_id, tenant="acme")
+    retry = stack.post_forge(forge_epic(key="CARE-22", retry=1), tenant="acme")
+    assert retry.status_code == 200
+    assert retry.json() == {"eventId": event_id, "status": "done", "duplicate": True}
+    time.sleep(1.5)
+    again = stack.event(event_id, tenant="acme")
+    assert again["attempts"] == ev["attempts"] == 1
+    proposals = stack.state("TaskSmith", tenant="acme")["data"]["proposals"]
+    assert [p["epicKey"] for p in proposals] == ["CARE-22"]
+
+
+def test_webhook_identifier_header_dedupes(stack: Stack) -> None:
+    payload = jira_epic(key="CARE-23")
+    h = {"x-atlassian-webhook-identifier": "wh-23-abc"}
+    assert stack.post_jira(payload, headers=h).status_code == 202
+    payload["timestamp"] += 1  # a redelivery may differ in bytes; the identifier decides
+    dup = stack.post_jira(payload, headers=h)
+    assert dup.status_code == 200 and dup.json()["eventId"] == "wh-23-abc"
+
+
+def test_tenants_are_isolated(stack: Stack) -> None:
+    stack.wait_final(stack.post_forge(forge_epic(key="ISO-1"), tenant="tenant-a")
+                     .json()["eventId"], tenant="tenant-a")
+    b_view = stack.state("TaskSmith", tenant="tenant-b")["data"]
+    assert "ISO-1" not in json.dumps(b_view)
+    cross = stack.client.get("/v1/tenants/tenant-a/agents/TaskSmith/state",
+                             headers=stack.bearer("tenant-b"))
+    assert cross.status_code == 403 and "ISO-1" not in cross.text
+    event_id = stack.post_forge(forge_epic(key="ISO-1"), tenant="tenant-a").json()["eventId"]
+    other = stack.client.get(f"/v1/events/{event_id}", headers=stack.bearer("tenant-b"))
+    assert other.status_code == 404
+
+
+@pytest.mark.parametrize(
+    "claims",
+    [{"exp": int(time.time()) - 600, "iat": int(time.time()) - 900},
+     {"aud": "ari:cloud:ecosystem::app/not-us"},
+     {"iss": "not-forge"}],
+    ids=["expired", "wrong-audience", "wrong-issuer"],
+)
+def test_bad_tokens_are_refused(stack: Stack, claims: dict[str, object]) -> None:
+    resp = stack.client.post("/v1/forge/events", json=forge_epic(key="BAD-1"),
+                             headers=stack.bearer("dev", **claims))
+    assert resp.status_code == 401 and resp.json()["detail"]
+
+
+def test_missing_and_forged_credentials_are_refused(stack: Stack) -> None:
+    assert stack.client.post("/v1/forge/events", json=forge_epic()).status_code == 401
+    body = json.dumps(jira_epic()).encode()
+    bad = stack.client.post("/v1/jira/webhooks", params={"tenant": "dev"}, content=body,
+                            headers={"x-hub-signature": "sha256=" + "0" * 64})
+    assert bad.status_code == 401
+    unknown = stack.client.post("/v1/jira/webhooks", params={"tenant": "nobody"}, content=body,
+                                headers={"x-hub-signature": "sha256=" + "0" * 64})
+    assert unknown.status_code == 401
+
+
+def test_bad_bodies_get_clear_4xx(stack: Stack) -> None:
+    assert stack.post_forge(b"{not json").status_code == 400
+    assert stack.post_forge(b"[1, 2]").status_code == 422
+    no_summary = forge_epic()
+    del no_summary["issue"]["fields"]["summary"]
+    resp = stack.post_forge(no_summary)
+    assert resp.status_code == 422 and "issue.fields.summary" in resp.json()["detail"]
+    huge = b'{"eventType": "avi:jira:created:issue", "pad": "' + b"x" * 1_100_000 + b'"}'
+    assert stack.post_forge(huge).status_code == 413
+    nested = b'{"eventType": "x", "a": ' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    assert stack.post_forge(nested).status_code in (400, 422)
+    unknown = stack.post_forge({"eventType": "avi:jira:exploded:widget"})
+    assert unknown.status_code == 202 and unknown.json()["status"] == "ignored"
+    assert stack.client.get("/v1/events/h-nothing", headers=stack.bearer()).status_code == 404
+    assert stack.client.get("/v1/tenants/dev/agents/Nobody/state",
+                            headers=stack.bearer()).status_code == 404
