@@ -1,0 +1,192 @@
+"""Detectors for PHI recognisable by its shape: identifiers, phone numbers, e-mail, addresses.
+
+``compliance.phi`` documents the policy; this module only holds the patterns. Each detector
+yields candidates (start, end, kind, rank) and never decides overlaps.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+
+from stdnum import luhn
+from stdnum.us import ssn as us_ssn
+
+from compliance._kinds import NOT_AFTER, NOT_BEFORE, Candidate, PhiKind
+
+# Ranks: the lower wins an overlap.
+LABELLED, STRONG, ADDRESS, WEAK = 0, 1, 2, 3
+
+# ---------------------------------------------------------------- SSN
+
+_SSN_DASHED = re.compile(NOT_AFTER + r"[0-9]{3}-[0-9]{2}-[0-9]{4}" + NOT_BEFORE)
+_SSN_MASKED = re.compile(r"(?<![*Xx•0-9])[*Xx•]{3}-?[*Xx•]{2}-?[0-9]{4}" + NOT_BEFORE)
+_SSN_NINE = re.compile(NOT_AFTER + r"[0-9]{3}( ?)[0-9]{2}\1[0-9]{4}" + NOT_BEFORE)
+_SSN_CUE = re.compile(r"(?i:\b(?:ssn|ss ?#|ss ?no\b|social +security))")
+_SSN_LAST4 = re.compile(
+    r"(?i:(?:\b(?:ssn|ss ?#|social\s+security)[^0-9\n]{0,25}?\b(?:ends?|ending)\s+(?:in|with)"
+    r"|\blast\s+(?:4|four)(?:\s+digits)?\s+of\s+(?:the\s+|their\s+|her\s+|his\s+)?"
+    r"(?:ssn|social\s+security(?:\s+number)?))\s*(?:is\s+|are\s+)?[:#=]?\s*)"
+    r"([0-9]{4})" + NOT_BEFORE
+)
+_CUE_WINDOW = 30
+
+
+def _ssn(text: str) -> Iterator[Candidate]:
+    for m in _SSN_DASHED.finditer(text):
+        yield m.start(), m.end(), PhiKind.SSN, STRONG
+    for m in _SSN_MASKED.finditer(text):
+        yield m.start(), m.end(), PhiKind.SSN, STRONG
+    for m in _SSN_LAST4.finditer(text):
+        yield m.start(1), m.end(1), PhiKind.SSN, STRONG
+    for m in _SSN_NINE.finditer(text):
+        cue = _SSN_CUE.search(text, max(0, m.start() - _CUE_WINDOW), m.start())
+        # Spaced nine digits without a label: trust them only if they could be an issued SSN.
+        if cue or (m.group(1) and us_ssn.is_valid(m.group())):
+            yield m.start(), m.end(), PhiKind.SSN, STRONG
+
+
+# ---------------------------------------------------------------- e-mail, MBI, phone
+
+_EMAIL = re.compile(
+    r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}(?![A-Za-z0-9-])"
+)
+# CMS Medicare Beneficiary Identifier: 11 characters, letters without S, L, O, I, B, Z.
+_MBI_A = "[AC-HJKMNP-RT-Y]"
+_MBI_AN = "[0-9AC-HJKMNP-RT-Y]"
+_MBI = re.compile(
+    rf"(?<![0-9A-Za-z-])[1-9]{_MBI_A}{_MBI_AN}[0-9]-?{_MBI_A}{_MBI_AN}[0-9]-?"
+    rf"{_MBI_A}{{2}}[0-9]{{2}}(?![0-9A-Za-z])"
+)
+_EXT = r"(?:\s*(?:x|ext\.?|extension)\s*[0-9]{1,6})?"
+_PHONE = re.compile(
+    r"(?<![0-9A-Za-z_+])(?<![0-9][-./])(?:"
+    # North America: +1 (614) 555-0178, 1-800-555-0148, 614.555.0163, 917 555 0129, ext. 22
+    r"(?:\+?1[ .-]?)?(?:\([2-9][0-9]{2}\) ?|[2-9][0-9]{2}[ .-])[0-9]{3}[ .-][0-9]{4}"
+    + _EXT
+    # International with a country code: +44 20 7946 0958, +33 1 42 68 53 00
+    # (a separator between groups keeps the match unambiguous, so it cannot backtrack badly)
+    + r"|\+[2-9][0-9]{0,2}(?:[ .-][0-9]{1,5}){2,6}|\+[2-9][0-9]{7,13}"
+    # Trunk-prefixed national numbers, dashed: 010-2345-6789
+    r"|0[1-9][0-9]?-[0-9]{3,4}-[0-9]{4}"
+    r")" + NOT_BEFORE
+)
+_PHONE_BARE = re.compile(NOT_AFTER + r"(?:\+?1)?[2-9][0-9]{9}" + NOT_BEFORE)
+_PHONE_CUE = re.compile(
+    r"(?i:\b(?:phone|ph|tel|telephone|cell|mobile|call(?:ed|back)?|fax|text|sms|contact)\b)"
+)
+
+
+def _shapes(text: str) -> Iterator[Candidate]:
+    for m in _EMAIL.finditer(text):
+        yield m.start(), m.end(), PhiKind.EMAIL, STRONG
+    for m in _MBI.finditer(text):
+        yield m.start(), m.end(), PhiKind.MEMBER_ID, STRONG
+    for m in _PHONE.finditer(text):
+        if sum(c.isdigit() for c in m.group()) >= 8:  # "+1 5" is not a phone number
+            yield m.start(), m.end(), PhiKind.PHONE, WEAK
+    for m in _PHONE_BARE.finditer(text):
+        if _PHONE_CUE.search(text, max(0, m.start() - _CUE_WINDOW), m.start()):
+            yield m.start(), m.end(), PhiKind.PHONE, WEAK
+
+
+# ---------------------------------------------------------------- labelled identifiers
+
+# What may stand between a label and its value: "MRN: 1", "MRN is 1", "member_id=1", "MRN-1",
+# and the quotes of JSON and SQL: {"mrn": "1"}, mrn = '1'.
+_SEP = r"(?:['’]s)?['\"]?\s*(?:[:#=-]{1,2}|\bis\b|\bwas\b)?\s*['\"]?"
+_MRN_LABEL = re.compile(
+    r"(?i:\b(?:mrns?|mr ?#|mr ?no\.?|medical +record(?: +(?:number|no\.?|#))?s?"
+    r"|chart ?(?:#|number|no\.?)|(?:patient|pt)\.? ?(?:id|#|number)|record ?#"
+    r"|acct\.? ?#|account +(?:number|no\.?|#)|encounter(?: ?(?:#|number|id))?|fin ?#)"
+    r"(?![A-Za-z])" + _SEP + ")"
+)
+_MEMBER_LABEL = re.compile(
+    r"(?i:\b(?:(?:member|subscriber|insurance|beneficiary|medicaid|medicare"
+    r"|policy(?:holder)?(?:['’]s)?)[ _]?(?:ids?|#|no\.?|numbers?)|mbi|hicn)"
+    r"(?![A-Za-z])" + _SEP + ")"
+)
+_NPI_LABEL = re.compile(
+    r"(?i:\b(?:npi|national +provider +(?:identifier|id))(?![A-Za-z])\s*(?:[(:#=]|\bis\b)?\s*)"
+)
+_SSN_LABEL = re.compile(
+    r"(?i:\b(?:ssn|ss ?#|social +security(?: +(?:number|no\.?))?)(?![A-Za-z])" + _SEP + ")"
+)
+_ID_VALUE = re.compile(r"[A-Za-z]{0,5}-?[0-9A-Za-z][0-9A-Za-z-]{2,22}[0-9A-Za-z]" + NOT_BEFORE)
+_NINE_VALUE = re.compile(r"[0-9]{3}([ -]?)[0-9]{2}\1[0-9]{4}" + NOT_BEFORE)
+_NPI_VALUE = re.compile(r"[0-9]{10}" + NOT_BEFORE)
+# "MRNs 4400123 and 4400987": one label, several values.
+_VALUE_JOIN = re.compile(r"\s*(?:,|/|&|\band\b|\bor\b)\s*")
+
+
+def _has_digits(value: str) -> bool:
+    return sum(c.isdigit() for c in value) >= 4
+
+
+def _npi_valid(value: str) -> bool:
+    # The NPI check digit is the Luhn digit of the number prefixed with 80840 (CMS, "NPI check
+    # digit" in the NPS final rule, 45 CFR 162.406).
+    return luhn.is_valid("80840" + value)
+
+
+_LABELLED: tuple[tuple[PhiKind, re.Pattern[str], re.Pattern[str], Callable[[str], bool]], ...] = (
+    (PhiKind.SSN, _SSN_LABEL, _NINE_VALUE, lambda v: True),
+    (PhiKind.MRN, _MRN_LABEL, _ID_VALUE, _has_digits),
+    (PhiKind.MEMBER_ID, _MEMBER_LABEL, _ID_VALUE, _has_digits),
+    (PhiKind.NPI, _NPI_LABEL, _NPI_VALUE, _npi_valid),
+)
+
+
+def _labelled(text: str) -> Iterator[Candidate]:
+    for kind, label, value, valid in _LABELLED:
+        for m in label.finditer(text):
+            pos = m.end()
+            while (v := value.match(text, pos)) and valid(v.group()):
+                yield v.start(), v.end(), kind, LABELLED
+                if not (j := _VALUE_JOIN.match(text, v.end())):
+                    break
+                pos = j.end()
+
+
+# ---------------------------------------------------------------- addresses
+
+_STATES = (
+    "AL|AK|AZ|AR|CA|CO|CT|DE|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|NE|NV|NH|NJ|"
+    "NM|NY|NC|ND|OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY|DC|PR"
+)
+_PLACE_WORD = r"[A-Z][A-Za-z'’-]+\.?"
+_STREET_WORD = r"(?:[A-Z][a-z'’-]+|[0-9]{1,3}(?:st|nd|rd|th))"
+_SUFFIX = (
+    r"(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Drive|Dr|Lane|Ln|Court|Ct|Way|Place|Pl"
+    r"|Terrace|Ter|Circle|Cir|Parkway|Pkwy|Highway|Hwy|Trail|Trl|Square|Sq|Plaza|Loop|Pike)"
+)
+_UNIT = r"(?:,? +(?:Apt|Apartment|Unit|Suite|Ste|Rm|Room|Fl|Floor|#)\.? *#?[0-9A-Za-z-]{1,6})?"
+_ZIP = r"[0-9]{5}(?:-[0-9]{4})?"
+_CITY = rf"{_PLACE_WORD}(?: +{_PLACE_WORD}){{0,2}}"
+_CITY_STATE = rf"{_CITY},? +(?:{_STATES})(?: +{_ZIP})?"
+_ADDRESS = re.compile(
+    r"(?:"
+    + NOT_AFTER
+    + r"[0-9]{1,6}[A-Z]? +(?:(?:[NSEW]|North|South|East|West|NE|NW|SE|SW)\.? +)?"
+    + rf"(?:{_STREET_WORD} +){{1,3}}{_SUFFIX}\b\.?"
+    + r"|(?i:\bp\.? ?o\.? ?box|\bpost +office +box) +[0-9]{1,6}"
+    + r")"
+    + _UNIT
+    + rf"(?:, *{_CITY_STATE})?(?![A-Za-z0-9])"
+)
+_CITY_ZIP = re.compile(rf"(?<![A-Za-z]){_CITY}, +(?:{_STATES}) +{_ZIP}" + NOT_BEFORE)
+
+
+def _addresses(text: str) -> Iterator[Candidate]:
+    for m in _ADDRESS.finditer(text):
+        yield m.start(), m.end(), PhiKind.ADDRESS, ADDRESS
+    for m in _CITY_ZIP.finditer(text):
+        yield m.start(), m.end(), PhiKind.ADDRESS, ADDRESS
+
+
+def detect(text: str) -> Iterator[Candidate]:
+    """Every identifier-shaped candidate in ``text``."""
+    yield from _labelled(text)
+    yield from _ssn(text)
+    yield from _shapes(text)
+    yield from _addresses(text)
