@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 import unicodedata
 
 import pytest
@@ -328,3 +329,24 @@ def test_a_rendering_failure_falls_back_to_stripped_text(
 @pytest.mark.parametrize("xhtml", [None, "", "   ", "<p> </p>", "<ac:structured-macro/>"])
 def test_empty_input_gives_no_sections(xhtml: str | None) -> None:
     assert parse_storage(xhtml) == []
+
+
+@pytest.mark.parametrize(
+    "xhtml",
+    [
+        "<a " * 100_000,  # html.parser alone: minutes (rescans the rest for every "<")
+        "</" * 100_000,
+        "<!--" * 20_000,
+        "<![x" * 20_000,  # html.parser alone: AssertionError
+        "<div>" * 20_000 + "deep",  # rendering alone: RecursionError
+    ],
+)
+def test_hostile_markup_is_handled_in_linear_time(
+    xhtml: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    started = time.perf_counter()
+
+    parse_storage(xhtml)
+
+    assert time.perf_counter() - started < 5  # ~0.1 s here; generous for slow CI
+    assert not caplog.records
