@@ -46,6 +46,7 @@ down:
 
 test: install
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 	$(VENV)/bin/pytest
 	cd forge-app && npm test
 

@@ -58,6 +58,11 @@ def _running(settings: Settings) -> dict[str, Any] | None:
     return info if _pid_alive(int(info["pid"])) else None
 
 
+def _ready(settings: Settings) -> bool:
+    path = pid_file(settings)
+    return path.exists() and bool(json.loads(path.read_text()).get("ready"))
+
+
 def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
     running = _running(settings)
     if running:
@@ -75,7 +80,7 @@ def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
         )
     started = time.monotonic()
     try:
-        while not pid_file(settings).exists():
+        while not _ready(settings):
             if proc.poll() is not None:
                 raise CliError(f"the stack exited during start; see {logs / 'stack.log'}")
             if time.monotonic() - started > args.timeout:
@@ -126,6 +131,10 @@ def cmd_down(settings: Settings, args: argparse.Namespace) -> int:
         _out({"status": "not running"})
         return 0
     killed = _stop_pid(int(running["pid"]), args.timeout)
+    dynalite = running.get("dynalitePid")
+    if dynalite and _pid_alive(int(dynalite)):  # the supervisor died before stopping it
+        os.kill(int(dynalite), signal.SIGTERM)
+        killed = True
     pid_file(settings).unlink(missing_ok=True)
     _out({"status": "down", "pid": running["pid"], "forced": killed})
     return 0

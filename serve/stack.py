@@ -100,7 +100,11 @@ class LocalStack:
             [_dynalite_bin(), "--host", "127.0.0.1", "--port", str(port), "--path", str(path),
              "--createTableMs", "0", "--deleteTableMs", "0", "--updateTableMs", "0"],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            # Its own session: Ctrl-C on `make run` reaches the supervisor, which stops the
+            # database last, after Serve has drained, instead of killing it first.
+            start_new_session=True,
         )
+        _record(settings, dynalitePid=self.dynalite.pid)
         url = f"http://127.0.0.1:{port}"
         _wait_port(url, 30)
         if self.dynalite.poll() is not None:
@@ -144,6 +148,14 @@ class LocalStack:
         self.dynalite = None
 
 
+def _record(settings: Settings, **fields: Any) -> None:
+    """Merge ``fields`` into the pid file that `down` reads."""
+    path = pid_file(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    current = json.loads(path.read_text()) if path.exists() else {}
+    path.write_text(json.dumps({**current, **fields}))
+
+
 def run_foreground(settings: Settings, announce: bool = True) -> int:
     """Start the stack, print where it is, serve until a signal, stop what was started."""
     stop = threading.Event()
@@ -151,14 +163,21 @@ def run_foreground(settings: Settings, announce: bool = True) -> int:
     def on_signal(signum: int, _frame: Any) -> None:
         stop.set()
 
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    def install_handlers() -> None:
+        signal.signal(signal.SIGINT, on_signal)
+        signal.signal(signal.SIGTERM, on_signal)
+
+    install_handlers()
     stack = LocalStack(settings)
     pidf = pid_file(settings)
+    pidf.unlink(missing_ok=True)
+    _record(settings, pid=os.getpid(), url=settings.http_url, ready=False)
     try:
         info = stack.start()
-        run_dir(settings).mkdir(parents=True, exist_ok=True)
-        pidf.write_text(json.dumps({"pid": os.getpid(), "url": info["url"]}))
+        # ray.init installs its own fatal-signal handlers (SIGTERM would kill this process
+        # without cleanup); put ours back so a signal stops the stack in order.
+        install_handlers()
+        _record(settings, ready=True)
         if announce:
             print(json.dumps({"status": "up", "pid": os.getpid(), **info}), flush=True)
         while not stop.wait(0.5):

@@ -46,7 +46,8 @@ async def test_request_shape_overload_retry_and_cache(stores: Stores) -> None:
         req = server.requests[-1]
         assert req.path == "/v1/messages" and "anthropic-version" in req.headers
         # The SDK carries the key as x-api-key or, in newer releases, as a bearer token.
-        assert "sk-test" in (req.headers.get("x-api-key", "") + req.headers.get("authorization", ""))
+        credential = req.headers.get("x-api-key", "") + req.headers.get("authorization", "")
+        assert "sk-test" in credential
         body = req.json()
         assert body["model"] == "claude-test"
         assert body["system"][0]["cache_control"] == {"type": "ephemeral"}

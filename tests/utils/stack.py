@@ -47,7 +47,9 @@ class Stack:
         try:
             return proc.returncode, json.loads(proc.stdout)
         except json.JSONDecodeError:
-            raise AssertionError(f"CLI printed no JSON: {proc.stdout!r} {proc.stderr!r}")
+            raise AssertionError(
+                f"CLI printed no JSON: {proc.stdout!r} {proc.stderr!r}"
+            ) from None
 
     def close(self) -> None:
         self.client.close()
