@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.utils.payloads import forge_epic, forge_event_files, jira_epic, jira_files, load
+from tests.utils.servers import REPO
 from tests.utils.stack import Stack
 
 pytestmark = pytest.mark.stack
@@ -137,3 +141,15 @@ def test_bad_bodies_get_clear_4xx(stack: Stack) -> None:
     assert stack.client.get("/v1/events/h-nothing", headers=stack.bearer()).status_code == 404
     assert stack.client.get("/v1/tenants/dev/agents/Nobody/state",
                             headers=stack.bearer()).status_code == 404
+
+
+def test_forge_app_request_building_reaches_the_backend(stack: Stack) -> None:
+    """The Forge app's own request-building code (forge-app/src/backend.js) against this stack."""
+    node = shutil.which("node")
+    assert node, "node is required for the Forge app's end-to-end test"
+    env = {**os.environ, "CLINISIGHT_URL": stack.settings.http_url,
+           "CLINISIGHT_FIT": stack.token("forge-e2e")}
+    proc = subprocess.run([node, "--test", "test/e2e/"], cwd=REPO / "forge-app", env=env,
+                          capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+    assert "# fail 0" in proc.stdout

@@ -1,0 +1,65 @@
+"""What route handlers need, set once per ingress replica and reached through ``Depends``.
+
+Ray Serve runs each replica in its own process, so one module-level context per process is
+exactly one per replica. Route modules stay plain FastAPI routers that can be read (and tested)
+on their own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from ray.serve.handle import DeploymentHandle
+
+from config.settings import Settings
+from serve.auth import FitVerifier, Principal
+from serve.errors import HttpError
+from store.factory import Stores
+
+
+@dataclass
+class IngressContext:
+    settings: Settings
+    stores: Stores
+    fit: FitVerifier
+    jira_secrets: dict[str, str]
+    orchestrator: DeploymentHandle
+    handles: dict[str, DeploymentHandle] = field(default_factory=dict)
+    inflight: set[asyncio.Task[Any]] = field(default_factory=set)
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
+        """Run ``coro`` in the background, keeping a reference until it ends."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self.inflight.add(task)
+        task.add_done_callback(self.inflight.discard)
+
+
+_current: IngressContext | None = None
+
+
+def set_context(ctx: IngressContext) -> None:
+    global _current
+    _current = ctx
+
+
+def get_ctx() -> IngressContext:
+    if _current is None:  # pragma: no cover - the ingress sets it before serving
+        raise RuntimeError("ingress context not initialised")
+    return _current
+
+
+async def principal(request: Request) -> Principal:
+    """The caller, from the Forge Invocation Token (401 if missing or bad)."""
+    return await get_ctx().fit.verify(request.headers.get("authorization"))
+
+
+Caller = Annotated[Principal, Depends(principal)]
+
+
+def require_tenant(path_tenant: str, caller: Principal) -> None:
+    if path_tenant != caller.tenant:
+        raise HttpError(403, "the token's tenant may not read another tenant's data")

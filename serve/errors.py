@@ -1,0 +1,75 @@
+"""HTTP errors, and the one place domain errors become HTTP statuses.
+
+AuthError → 401, HttpError → its status, StoreError → 503; request bodies are parsed with
+``parse_json`` (400 not JSON, 422 not an object / nested too deeply) and validated with
+``validate`` (422 naming the field).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, TypeVar
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ValidationError
+
+from serve.auth import AuthError
+from store.errors import StoreError
+
+log = logging.getLogger("clinisight.ingress")
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class HttpError(Exception):
+    def __init__(self, status: int, detail: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.headers = headers or {}
+
+
+def install_handlers(app: FastAPI) -> None:
+    @app.exception_handler(HttpError)
+    async def _http_error(_: Request, exc: HttpError) -> JSONResponse:
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status, headers=exc.headers)
+
+    @app.exception_handler(AuthError)
+    async def _auth_error(_: Request, exc: AuthError) -> JSONResponse:
+        return JSONResponse(
+            {"detail": str(exc)}, status_code=401, headers={"WWW-Authenticate": "Bearer"}
+        )
+
+    @app.exception_handler(StoreError)
+    async def _store_error(_: Request, exc: StoreError) -> JSONResponse:
+        log.error("store error: %s", type(exc).__name__)
+        return JSONResponse({"detail": "storage unavailable, retry later"}, status_code=503)
+
+
+def validation_detail(exc: ValidationError) -> str:
+    problems = []
+    for err in exc.errors()[:5]:
+        where = ".".join(str(p) for p in err["loc"]) or "body"
+        problems.append(f"{where}: {err['msg']}")
+    return "invalid body: " + "; ".join(problems)
+
+
+def parse_json(body: bytes) -> dict[str, Any]:
+    try:
+        payload = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise HttpError(400, f"body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise HttpError(422, "invalid body: nested too deeply") from None
+    if not isinstance(payload, dict):
+        raise HttpError(422, "invalid body: expected a JSON object")
+    return payload
+
+
+def validate(model: type[M], payload: Any) -> M:
+    try:
+        return model.model_validate(payload)
+    except ValidationError as exc:
+        raise HttpError(422, validation_detail(exc)) from None
