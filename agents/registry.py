@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 from agents.base import Agent
+from agents.caretrack import CareTrack
+from agents.dealflow import DealFlow
 from agents.reasoners import ClaudeReasoner, OfflineReasoner, Reasoner, StateResponseCache
+from agents.roadmapsmith import RoadmapSmith
 from agents.tasksmith import TaskSmith
+from compliance.phi import redact
 from config.settings import Settings
 from store.state import StateStore
 
-AGENTS: dict[str, type[Agent]] = {cls.name: cls for cls in (TaskSmith,)}
+AGENTS: dict[str, type[Agent]] = {
+    cls.name: cls for cls in (TaskSmith, CareTrack, DealFlow, RoadmapSmith)
+}
 
 
 def make_reasoner(settings: Settings, state: StateStore) -> Reasoner:
@@ -23,6 +29,7 @@ def make_reasoner(settings: Settings, state: StateStore) -> Reasoner:
         timeout_s=settings.anthropic_timeout_s,
         max_retries=settings.anthropic_max_retries,
         cache=StateResponseCache(state),
+        redact=redact,  # no PHI leaves for the LLM
     )
 
 

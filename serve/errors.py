@@ -1,7 +1,8 @@
 """HTTP errors, and the one place domain errors become HTTP statuses.
 
-AuthError → 401, HttpError → its status, StoreError → 503; request bodies are parsed with
-``parse_json`` (400 not JSON, 422 not an object / nested too deeply) and validated with
+AuthError → 401, HttpError → its status, StoreError → 503, DependencyCycle → 422 (naming
+the cycle), ProposalNotFound → 404, ProposalConflict → 409, JiraError → 502; request bodies are
+parsed with ``parse_json`` (400 not JSON, 422 not an object / nested too deeply) and validated with
 ``validate`` (422 naming the field).
 """
 
@@ -12,9 +13,13 @@ import logging
 from typing import Any, TypeVar
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 
+from agents.jira_client import JiraError
+from agents.roadmapsmith_models import DependencyCycle
+from agents.tasksmith_writeback import ProposalConflict, ProposalNotFound
 from serve.auth import AuthError
 from store.errors import StoreError
 
@@ -42,6 +47,32 @@ def install_handlers(app: FastAPI) -> None:
             {"detail": str(exc)}, status_code=401, headers={"WWW-Authenticate": "Bearer"}
         )
 
+    @app.exception_handler(RequestValidationError)
+    async def _request_invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = []
+        for err in exc.errors()[:5]:
+            where = ".".join(str(p) for p in err["loc"] if p != "body") or "body"
+            problems.append(f"{where}: {err['msg']}")
+        return JSONResponse({"detail": "invalid request: " + "; ".join(problems)},
+                            status_code=422)
+
+    @app.exception_handler(DependencyCycle)
+    async def _cycle(_: Request, exc: DependencyCycle) -> JSONResponse:
+        return JSONResponse({"detail": str(exc), "cycle": exc.cycle}, status_code=422)
+
+    @app.exception_handler(ProposalNotFound)
+    async def _no_proposal(_: Request, exc: ProposalNotFound) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=404)
+
+    @app.exception_handler(ProposalConflict)
+    async def _proposal_conflict(_: Request, exc: ProposalConflict) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=409)
+
+    @app.exception_handler(JiraError)
+    async def _jira_error(_: Request, exc: JiraError) -> JSONResponse:
+        # Jira's own status is not ours: the upstream failed, the request may be fine.
+        return JSONResponse({"detail": str(exc)}, status_code=502)
+
     @app.exception_handler(StoreError)
     async def _store_error(_: Request, exc: StoreError) -> JSONResponse:
         log.error("store error: %s", type(exc).__name__)
@@ -61,6 +92,8 @@ def parse_json(body: bytes) -> dict[str, Any]:
         payload = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise HttpError(400, f"body is not valid JSON: {exc}") from None
+    except ValueError as exc:  # e.g. an integer of more than 4300 digits (CVE-2020-10735)
+        raise HttpError(400, f"body is not acceptable JSON: {exc}") from None
     except RecursionError:
         raise HttpError(422, "invalid body: nested too deeply") from None
     if not isinstance(payload, dict):

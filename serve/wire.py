@@ -10,13 +10,15 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from agents.events import AgentEvent, IssueSnapshot
+from agents.events import AgentEvent, IssueSnapshot, PageRef
 
 _ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")
+_KEY_RE = re.compile(r"^[A-Z][A-Z0-9_]+-\d+$")
 
 
 class _Open(BaseModel):
@@ -34,6 +36,32 @@ class IssueTypeIn(_Open):
     hierarchyLevel: int | None = None  # noqa: N815 - Jira's field name
 
 
+class StatusIn(NamedIn):
+    statusCategory: NamedIn | None = None  # noqa: N815 - Jira's field name
+
+
+class UserIn(_Open):
+    accountId: str | None = None  # noqa: N815
+    displayName: str | None = None  # noqa: N815
+    name: str | None = None
+
+
+class LinkTypeIn(_Open):
+    name: str = ""
+    inward: str = ""
+    outward: str = ""
+
+
+class LinkedIssueIn(_Open):
+    key: str
+
+
+class IssueLinkIn(_Open):
+    type: LinkTypeIn | None = None
+    inwardIssue: LinkedIssueIn | None = None  # noqa: N815
+    outwardIssue: LinkedIssueIn | None = None  # noqa: N815
+
+
 class IssueFieldsIn(_Open):
     summary: str = Field(max_length=32_768)
     issuetype: IssueTypeIn | None = None
@@ -41,9 +69,20 @@ class IssueFieldsIn(_Open):
     labels: list[str] = Field(default_factory=list)
     components: list[NamedIn] = Field(default_factory=list)
     priority: NamedIn | None = None
-    status: NamedIn | None = None
+    status: StatusIn | None = None
     project: NamedIn | None = None
     parent: dict[str, Any] | None = None
+    assignee: UserIn | None = None
+    duedate: str | None = None
+    created: str | None = None
+    updated: str | None = None
+    statuscategorychangedate: str | None = None
+    timeoriginalestimate: int | None = None
+    issuelinks: list[IssueLinkIn] = Field(default_factory=list)
+    # "Story point estimate" on Jira Cloud; other sites use other custom fields.
+    customfield_10016: Any = None
+    # "Epic Link" of company-managed projects (team-managed ones use ``parent``).
+    customfield_10014: Any = None
 
 
 class IssueIn(_Open):
@@ -52,11 +91,21 @@ class IssueIn(_Open):
     fields: IssueFieldsIn
 
 
+class ChangeItemIn(_Open):
+    field: str | None = None
+    toString: str | None = None  # noqa: N815
+
+
+class ChangelogIn(_Open):
+    items: list[ChangeItemIn] = Field(default_factory=list)
+
+
 class JiraWebhookIn(_Open):
     webhookEvent: str = Field(min_length=1, max_length=128)  # noqa: N815
     timestamp: int | None = None
     issue_event_type_name: str | None = None
     issue: IssueIn | None = None
+    changelog: ChangelogIn | None = None
 
     @model_validator(mode="after")
     def _issue_for_issue_events(self) -> JiraWebhookIn:
@@ -123,10 +172,61 @@ def adf_text(node: Any) -> str:
     return "".join(parts)
 
 
-def _snapshot(issue: IssueIn) -> IssueSnapshot:
+def _links(links: list[IssueLinkIn]) -> tuple[list[str], list[str]]:
+    """(keys this issue blocks, keys blocking it) from Jira's ``issuelinks``.
+
+    A link lists the *other* issue and reads from this one: ``outwardIssue: B`` on A means
+    "A <outward> B" (A blocks B), ``inwardIssue: B`` means "A <inward> B" (A is blocked by B);
+    see Atlassian's "Jira issue linking model" guide. "Blocks" links count as dependencies, and
+    "Depends" links the other way round ("A depends on B" = B blocks A); "relates to", "clones"
+    and the like do not.
+    """
+    blocks: list[str] = []
+    blocked_by: list[str] = []
+    for link in links:
+        kind = link.type or LinkTypeIn()
+        words = f"{kind.name} {kind.outward}".lower()
+        if "block" in words:
+            forward, backward = blocks, blocked_by
+        elif "depend" in words:
+            forward, backward = blocked_by, blocks
+        else:
+            continue
+        if link.outwardIssue is not None:
+            forward.append(link.outwardIssue.key)
+        if link.inwardIssue is not None:
+            backward.append(link.inwardIssue.key)
+    return blocks, blocked_by
+
+
+def _points(value: Any) -> float | None:
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    try:
+        return float(value)
+    except OverflowError:  # an integer past float's range is no estimate
+        return None
+
+
+def _status_changed_at(changelog: ChangelogIn | None, timestamp: int | None) -> str | None:
+    """The webhook's time when this very delivery moved the issue to a new status."""
+    if changelog is None or timestamp is None:
+        return None
+    if not any((item.field or "").lower() == "status" for item in changelog.items):
+        return None
+    try:
+        return datetime.fromtimestamp(timestamp / 1000, UTC).isoformat(timespec="seconds")
+    except (OverflowError, OSError, ValueError):  # a timestamp no calendar has: not a change
+        return None
+
+
+def _snapshot(issue: IssueIn, status_changed_at: str | None = None) -> IssueSnapshot:
     f = issue.fields
     itype = f.issuetype or IssueTypeIn()
     parent = f.parent or {}
+    blocks, blocked_by = _links(f.issuelinks)
+    category = f.status.statusCategory if f.status else None
+    assignee = f.assignee
     return IssueSnapshot(
         id=str(issue.id),
         key=issue.key,
@@ -140,7 +240,20 @@ def _snapshot(issue: IssueIn) -> IssueSnapshot:
         priority=f.priority.name if f.priority else None,
         status=f.status.name if f.status else None,
         project_key=f.project.key if f.project else None,
-        parent_key=parent.get("key") if isinstance(parent.get("key"), str) else None,
+        parent_key=parent.get("key") if isinstance(parent.get("key"), str) else (
+            f.customfield_10014 if isinstance(f.customfield_10014, str)
+            and _KEY_RE.match(f.customfield_10014) else None),
+        status_category=category.key if category else None,
+        assignee=(assignee.accountId or assignee.displayName or assignee.name)
+        if assignee else None,
+        due_date=f.duedate,
+        created=f.created,
+        updated=f.updated,
+        status_changed_at=status_changed_at or f.statuscategorychangedate,
+        story_points=_points(f.customfield_10016),
+        original_estimate_s=f.timeoriginalestimate,
+        blocks=blocks,
+        blocked_by=blocked_by,
     )
 
 
@@ -149,12 +262,35 @@ def to_agent_event(
 ) -> AgentEvent:
     model = JiraWebhookIn if source == "jira" else ForgeEventIn
     parsed = model.model_validate(payload)
+    changed_at = (
+        _status_changed_at(parsed.changelog, parsed.timestamp)
+        if isinstance(parsed, JiraWebhookIn) else None
+    )
     return AgentEvent(
         tenant=tenant,
         event_id=event_id,
         kind=kind,
         source=source,
-        issue=_snapshot(parsed.issue) if parsed.issue else None,
+        issue=_snapshot(parsed.issue, changed_at) if parsed.issue else None,
+        page=_page_ref(parsed.content)
+        if isinstance(parsed, ForgeEventIn) and kind.startswith("page_") else None,
+    )
+
+
+def _page_ref(content: dict[str, Any] | None) -> PageRef | None:
+    """The page a Confluence event names: ``content.id``, its space key, title and version."""
+    if not content or not isinstance(content.get("id"), str | int):
+        return None
+    space: dict[str, Any] = content["space"] if isinstance(content.get("space"), dict) else {}
+    version: dict[str, Any] = (
+        content["version"] if isinstance(content.get("version"), dict) else {}
+    )
+    number = version.get("number")
+    return PageRef(
+        page_id=str(content["id"]),
+        space_key=space.get("key") if isinstance(space.get("key"), str) else None,
+        title=str(content.get("title") or ""),
+        version=number if isinstance(number, int) else None,
     )
 
 
