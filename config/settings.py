@@ -81,11 +81,47 @@ class Settings(BaseSettings):
     sentry_dsn: str | None = Field(None, validation_alias=_alias("sentry_dsn", "SENTRY_DSN"))
     sentry_traces_sample_rate: float = Field(0.0, ge=0.0, le=1.0)
 
+    # Per-tenant rate limit, checked right after authentication: a token bucket refilled at
+    # rate_limit_per_s up to rate_limit_burst, kept in each ingress replica (so the cluster's
+    # limit is this times the number of ingress replicas). 0 turns it off.
+    rate_limit_per_s: float = Field(50.0, ge=0.0)
+    rate_limit_burst: int = Field(100, ge=1)
+
+    # MindMesh: embedding, index partitions, reindex
+    embed_backend: str = Field("auto", pattern=r"^(auto|torch|onnx-int8)$")
+    model_cache_dir: Path | None = None  # exported ONNX models; default <data_dir>/models
+    embed_threads: int = Field(2, ge=1)
+    embed_actor_cpus: float = Field(0.5, gt=0)
+    embed_batch_size: int = Field(64, ge=1)
+    chunk_max_chars: int = Field(600, ge=100)
+    chunk_overlap: int = Field(80, ge=0)
+    index_partitions: int = Field(2, ge=1, le=64)
+    index_memory_budget_mb: int = Field(1024, ge=16)
+    reindex_snapshot_every: int = Field(50, ge=1)
+    confluence_email: str | None = None
+    confluence_api_token: SecretStr | None = None
+    confluence_api: str = Field("v2", pattern=r"^v[12]$")
+
     # Event processing
     event_lease_s: float = Field(120.0, gt=0)
     redrive_interval_s: float = Field(30.0, gt=0)
 
-    @field_validator("data_dir", "forge_jwks_file")
+    # CareTrack's scheduled sweep (the seed's EventBridge rule, run inside the cluster).
+    caretrack_sweep_interval_s: float = Field(900.0, gt=0)
+
+    # Jira write-back. Forge calls carry the app's system token (x-forge-oauth-system) and go
+    # through Atlassian's API gateway at <atlassian_api_url>/ex/jira/<cloudId>; without one, a
+    # site URL with an API token (basic auth with the account's email) is used.
+    atlassian_api_url: str = "https://api.atlassian.com"
+    jira_base_url: str | None = None
+    jira_email: str | None = None
+    jira_api_token: SecretStr | None = None
+    jira_tenant: str | None = None  # the one tenant the API token may act for (unset: any)
+    jira_child_issue_type: str = "Task"
+    jira_timeout_s: float = Field(20.0, gt=0)
+    jira_max_retries: int = Field(4, ge=0)
+
+    @field_validator("data_dir", "forge_jwks_file", "model_cache_dir")
     @classmethod
     def _absolute(cls, value: Path | None) -> Path | None:
         # Ray replicas run with another working directory: resolve relative paths here, once.
@@ -103,6 +139,10 @@ class Settings(BaseSettings):
     def dev_mode(self) -> bool:
         """Dev mode: local signing keys, so the CLI can mint tokens. Never with a real JWKS."""
         return self.stage == "dev" and self.forge_jwks_url is None
+
+    @property
+    def models_dir(self) -> Path:
+        return self.model_cache_dir or self.data_dir / "models"
 
     @property
     def uses_aws(self) -> bool:

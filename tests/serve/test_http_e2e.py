@@ -7,7 +7,6 @@ import os
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,22 +18,15 @@ from tests.utils.stack import Stack
 pytestmark = pytest.mark.stack
 
 
-@pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    s = Stack(tmp_path_factory.mktemp("stack"))
-    started = time.monotonic()
-    info = s.up()
-    assert info["health"]["status"] == "ok"
-    assert time.monotonic() - started < 90, "not ready within 90 s"
-    yield s
-    s.down()
-    s.close()
+def test_ready_within_90_seconds(stack: Stack) -> None:
+    assert stack.startup_seconds < 90
 
 
 def test_healthz_reports_every_part(stack: Stack) -> None:
     body = stack.client.get("/healthz").json()
     assert body["status"] == "ok"
-    assert {"dynamodb", "orchestrator", "TaskSmith"} <= set(body["checks"])
+    assert {"dynamodb", "orchestrator", "TaskSmith", "CareTrack", "DealFlow",
+            "RoadmapSmith"} <= set(body["checks"])
 
 
 @pytest.mark.parametrize("path", jira_files(), ids=lambda p: p.stem)
@@ -42,8 +34,10 @@ def test_every_real_jira_webhook_is_accepted(stack: Stack, path: Path) -> None:
     resp = stack.post_jira(path.read_bytes())
     assert resp.status_code == 202, resp.text
     body = resp.json()
-    # None of the real fixtures is an epic and no other agent consumes issue events yet.
-    assert body["status"] == "ignored"
+    # Issue events go to CareTrack (workflow) and DealFlow (backlog); comments to nobody.
+    payload = load(path)
+    expected = "ignored" if payload["webhookEvent"].startswith("comment_") else "accepted"
+    assert body["status"] == expected
     assert stack.event(body["eventId"])["eventType"] == load(path)["webhookEvent"]
 
 
@@ -57,7 +51,7 @@ def test_jira_epic_becomes_subtasks(stack: Stack) -> None:
     resp = stack.post_jira(jira_epic(key="CARE-21", summary="Patient intake form"))
     assert resp.status_code == 202 and resp.json()["status"] == "accepted"
     ev = stack.wait_final(resp.json()["eventId"])
-    assert ev["status"] == "done" and ev["agents"] == ["TaskSmith"]
+    assert ev["status"] == "done" and ev["agents"] == ["TaskSmith", "CareTrack", "RoadmapSmith"]
     proposals = stack.state("TaskSmith")["data"]["proposals"]
     mine = [p for p in proposals if p["epicKey"] == "CARE-21"]
     assert len(mine) == 1 and 3 <= len(mine[0]["subtasks"]) <= 12
@@ -153,3 +147,36 @@ def test_forge_app_request_building_reaches_the_backend(stack: Stack) -> None:
                           capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
     assert "# fail 0" in proc.stdout
+
+
+def test_real_webhooks_reach_caretrack_and_runs_go_through_the_deployments(stack: Stack) -> None:
+    labels = next(p for p in jira_files() if p.stem.endswith("issue-updated-labels"))
+    payload = load(labels)
+    payload["issue"]["key"] = "TES-941"  # its own issue: other tests post TES-41's history
+    forge = {"eventType": "avi:jira:updated:issue", "issue": payload["issue"]}
+    ev = stack.wait_final(stack.post_forge(forge, tenant="e2e-care").json()["eventId"],
+                          tenant="e2e-care")
+    assert ev["status"] == "done" and ev["agents"] == ["CareTrack", "DealFlow"]
+    findings = stack.state("CareTrack", tenant="e2e-care")["data"]["findings"]
+    assert findings["stalled:TES-941"]["status"] == "open"
+    run = stack.client.post("/v1/tenants/e2e-care/agents/CareTrack/run", json={},
+                            headers=stack.bearer("e2e-care"))
+    assert run.status_code == 200, run.text
+    assert "stalled:TES-941" in {f["findingId"] for f in run.json()["open"]}
+    plan = stack.client.post("/v1/tenants/e2e-care/agents/DealFlow/run",
+                             headers=stack.bearer("e2e-care"),
+                             json={"roster": [{"id": "ana", "skills": ["comp-1"],
+                                               "capacity": 8}]})
+    assert plan.status_code == 200, plan.text
+    assert [a["key"] for a in plan.json()["assignments"]] == ["TES-941"]
+
+
+def test_dependency_cycle_is_a_422_across_the_deployment_boundary(stack: Stack) -> None:
+    resp = stack.client.post(
+        "/v1/tenants/dev/agents/RoadmapSmith/run", headers=stack.bearer("dev"),
+        json={"epics": [{"key": "R-1", "blocks": ["R-2"]}, {"key": "R-2", "blocks": ["R-1"]}]})
+    assert resp.status_code == 422, resp.text
+    assert resp.json()["detail"] == "dependency cycle: R-1 → R-2 → R-1"
+    other = stack.client.post("/v1/tenants/dev/agents/RoadmapSmith/run", json={},
+                              headers=stack.bearer("someone-else"))
+    assert other.status_code == 403

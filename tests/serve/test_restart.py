@@ -26,8 +26,8 @@ async def _leave_unfinished(log: EventLog) -> None:
     assert await log.claim("dev", "leased-1", lease_s=0.5) is not None
 
 
-def test_accepted_events_finish_after_restart(tmp_path: Path) -> None:
-    stack = Stack(tmp_path / "data")
+def test_accepted_events_finish_after_restart(tmp_path: Path, models_dir: str) -> None:
+    stack = Stack(tmp_path / "data", CLINISIGHT_MODEL_CACHE_DIR=models_dir)
     stack.up()
     try:
         sent = [

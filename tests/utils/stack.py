@@ -40,6 +40,7 @@ class Stack:
             anthropic_api_key=None,
         )
         self.client = httpx.Client(base_url=self.settings.http_url, timeout=30.0)
+        self.startup_seconds = 0.0
 
     def cli(self, *args: str, timeout: float = 300) -> tuple[int, Any]:
         proc = subprocess.run([*CLI, *args], env=self.env, capture_output=True, text=True,

@@ -1,0 +1,92 @@
+"""Reindex bookkeeping kept in DynamoDB beside the agent state: job progress and page versions.
+
+Keys sort after "~" so they never show up as an agent's state:
+- ``~reindex#<job id>``: one job's progress (``ReindexProgress``);
+- ``~pages#<space>``: the page versions already in the tenant's index for that space, and the
+  source the space was last indexed from (page events fetch single pages from it).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from store.errors import VersionConflict
+from store.state import StateStore
+
+
+def now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class ReindexProgress(BaseModel):
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+    job_id: str
+    tenant: str
+    space: str
+    source: str | None = None
+    status: str = "running"  # running | succeeded | failed
+    seen: int = 0
+    embedded: int = 0
+    skipped: int = 0
+    failed: int = 0
+    removed: int = 0
+    chunks: int = 0
+    failures: list[dict[str, str]] = Field(default_factory=list)
+    error: str | None = None
+    started_at: str = Field(default_factory=now)
+    finished_at: str | None = None
+
+    def public(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", by_alias=True)
+
+
+class SpaceIndexState(BaseModel):
+    """What the index holds of one space: page id → version, and where it came from."""
+
+    source: str | None = None
+    pages: dict[str, int] = Field(default_factory=dict)
+
+
+class JobStore:
+    def __init__(self, state: StateStore) -> None:
+        self.state = state
+
+    async def _update(self, tenant: str, key: str, change: Any) -> dict[str, Any]:
+        while True:
+            current = await self.state.get(tenant, key)
+            data = change(dict(current.data) if current else {})
+            try:
+                await self.state.save(tenant, key, data, current.version if current else 0)
+                return dict(data)
+            except VersionConflict:
+                continue
+
+    async def save_progress(self, progress: ReindexProgress) -> None:
+        await self._update(progress.tenant, f"~reindex#{progress.job_id}",
+                           lambda _: progress.model_dump(mode="json"))
+
+    async def progress(self, tenant: str, job_id: str) -> ReindexProgress | None:
+        rec = await self.state.get(tenant, f"~reindex#{job_id}")
+        return ReindexProgress.model_validate(rec.data) if rec else None
+
+    async def space(self, tenant: str, space: str) -> SpaceIndexState:
+        rec = await self.state.get(tenant, f"~pages#{space}")
+        return SpaceIndexState.model_validate(rec.data) if rec else SpaceIndexState()
+
+    async def record_pages(self, tenant: str, space: str, done: dict[str, int],
+                           removed: list[str], source: str | None) -> None:
+        def change(data: dict[str, Any]) -> dict[str, Any]:
+            st = SpaceIndexState.model_validate(data) if data else SpaceIndexState()
+            st.pages.update(done)
+            for page_id in removed:
+                st.pages.pop(page_id, None)
+            if source is not None:
+                st.source = source
+            return st.model_dump(mode="json")
+
+        await self._update(tenant, f"~pages#{space}", change)

@@ -1,0 +1,76 @@
+"""Single-page changes from Confluence events (created, updated, moved, trashed, deleted).
+
+The event names the page but carries no body, so the page is fetched from the source its space
+was indexed from. A space that was never indexed has nothing to keep current: the event is
+acknowledged and skipped (the first reindex of the space will pick the page up).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import numpy as np
+
+from embeddings.chunking import chunk_page
+from embeddings.jobs import JobStore
+from embeddings.reindex import (
+    ChunkingOptions,
+    IndexWriter,
+    Redact,
+    SourceCredentials,
+    open_source,
+)
+
+Embed = Callable[[list[str]], Awaitable[np.ndarray]]
+REMOVING = {"page_trashed", "page_deleted"}
+
+
+async def apply_page_event(
+    tenant: str,
+    kind: str,
+    page_id: str,
+    space: str,
+    version: int | None,
+    *,
+    jobs: JobStore,
+    writer: IndexWriter,
+    embed: Embed,
+    redact: Redact,
+    chunking: ChunkingOptions,
+    credentials: SourceCredentials,
+) -> dict[str, Any]:
+    state = await jobs.space(tenant, space)
+    if kind in REMOVING:
+        if page_id not in state.pages:
+            return {"action": "skipped", "reason": "page not indexed"}
+        await writer.delete_page(tenant, page_id)
+        await writer.snapshot(tenant)
+        await jobs.record_pages(tenant, space, {}, [page_id], None)
+        return {"action": "removed", "pageId": page_id}
+    if state.source is None:
+        return {"action": "skipped", "reason": f"space {space!r} was never indexed"}
+    if version is not None and state.pages.get(page_id) == version:
+        return {"action": "unchanged", "pageId": page_id}
+    source = open_source(state.source, credentials)
+    try:
+        current = await source.get_page(page_id)
+    finally:
+        close = getattr(source, "aclose", None)
+        if close is not None:
+            await close()
+    if current is None:  # gone by the time we looked: treat as removed
+        if page_id in state.pages:
+            await writer.delete_page(tenant, page_id)
+            await writer.snapshot(tenant)
+            await jobs.record_pages(tenant, space, {}, [page_id], None)
+        return {"action": "removed", "pageId": page_id}
+    chunks = chunk_page(current, max_chars=chunking.max_chars, overlap=chunking.overlap,
+                        redact=redact)
+    vectors = (await embed([c.embed_text for c in chunks])
+               if chunks else np.zeros((0, 384), np.float32))
+    await writer.upsert_page(tenant, current.page_id, chunks, np.asarray(vectors, np.float32))
+    await writer.snapshot(tenant)
+    await jobs.record_pages(tenant, space, {current.page_id: current.version}, [], None)
+    return {"action": "indexed", "pageId": current.page_id, "version": current.version,
+            "chunks": len(chunks)}

@@ -1,0 +1,233 @@
+"""Reindexing a Confluence space into the tenant's index, and applying single-page changes.
+
+Pipeline: pages → text → PHI redaction → chunks → embeddings (Ray Data ``map_batches`` on an
+actor pool) → shard upsert → snapshot. Incremental: a page whose version is already indexed is
+skipped; pages gone from the space are removed. Resumable: page versions are recorded only after
+a snapshot that contains them, so a job that dies midway loses nothing and a rerun redoes only
+what was not yet durable. A page that fails is reported and the rest go on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+from pydantic import SecretStr
+
+from embeddings.chunking import Chunk, ConfluencePage, chunk_page
+from embeddings.confluence import (
+    ApiTokenAuth,
+    ConfluenceClient,
+    ConfluenceError,
+    FolderSource,
+    OAuthTokenAuth,
+    PageSource,
+)
+from embeddings.jobs import JobStore, ReindexProgress, now
+
+log = logging.getLogger(__name__)
+
+Redact = Callable[[str], str]
+EmbedStream = Callable[[Sequence[str]], Iterator[tuple[np.ndarray, np.ndarray]]]
+
+
+class IndexWriter(Protocol):
+    """Where chunks and their vectors go: the tenant's shard, wherever it lives."""
+
+    async def upsert_page(self, tenant: str, page_id: str, chunks: list[Chunk],
+                          vectors: np.ndarray) -> None: ...
+
+    async def delete_page(self, tenant: str, page_id: str) -> None: ...
+
+    async def snapshot(self, tenant: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class ChunkingOptions:
+    max_chars: int = 600
+    overlap: int = 80
+
+
+@dataclass(frozen=True)
+class SourceCredentials:
+    email: str | None = None
+    api_token: SecretStr | None = None
+    oauth_token: SecretStr | None = None
+    api: str = "v2"
+
+
+def open_source(source: str, creds: SourceCredentials | None = None) -> PageSource:
+    """A Confluence site's base URL (the client adds ``/wiki/...``) or an export folder."""
+    creds = creds or SourceCredentials()
+    if source.startswith(("http://", "https://")):
+        auth: ApiTokenAuth | OAuthTokenAuth | None = None
+        if creds.oauth_token is not None:
+            auth = OAuthTokenAuth(token=creds.oauth_token)
+        elif creds.email and creds.api_token is not None:
+            auth = ApiTokenAuth(email=creds.email, token=creds.api_token)
+        return ConfluenceClient(source, auth=auth, api="v1" if creds.api == "v1" else "v2")
+    path = Path(source).expanduser()
+    if not path.is_dir():
+        raise ConfluenceError(f"source {source!r} is neither an http(s) URL nor a folder")
+    return FolderSource(path)
+
+
+async def _close(source: PageSource) -> None:
+    if isinstance(source, ConfluenceClient):
+        await source.aclose()
+
+
+def ray_data_embed_stream(backend: str, cache_dir: Path, batch_size: int = 64,
+                          actors: int = 1, threads: int | None = None,
+                          num_cpus: float = 1.0) -> EmbedStream:
+    """Embed texts with Ray Data ``map_batches`` on a pool of embedding actors.
+
+    Yields (indices, vectors) batches as they finish; order is preserved, so a page's chunks
+    arrive together and the page can be written as soon as its last chunk is embedded.
+    """
+
+    def stream(texts: Sequence[str]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        import ray.data
+
+        ctx = ray.data.DataContext.get_current()
+        ctx.execution_options.preserve_order = True
+        items = ray.data.from_items([{"i": i, "text": t} for i, t in enumerate(texts)])
+        ds = items.map_batches(
+            EmbedActor,
+            fn_constructor_kwargs={"backend": backend, "cache_dir": str(cache_dir),
+                                   "threads": threads},
+            batch_size=batch_size,
+            concurrency=actors,
+            num_cpus=num_cpus,
+        )
+        for batch in ds.iter_batches(batch_size=None, batch_format="numpy"):
+            yield batch["i"], np.stack(list(batch["vector"])).astype(np.float32)
+
+    return stream
+
+
+class EmbedActor:
+    """A Ray Data actor holding one loaded embedding model."""
+
+    def __init__(self, backend: str, cache_dir: str, threads: int | None) -> None:
+        from embeddings.embedder import make_embedder
+
+        self.embedder = make_embedder(backend, Path(cache_dir), threads=threads)  # type: ignore[arg-type]
+
+    def __call__(self, batch: dict[str, Any]) -> dict[str, Any]:
+        vectors = self.embedder.encode(list(batch["text"]))
+        return {"i": batch["i"], "vector": list(vectors)}
+
+
+async def reindex_space(
+    progress: ReindexProgress,
+    *,
+    source: PageSource,
+    jobs: JobStore,
+    writer: IndexWriter,
+    embed_stream: EmbedStream,
+    redact: Redact,
+    chunking: ChunkingOptions = ChunkingOptions(),
+    snapshot_every: int = 50,
+    on_progress: Callable[[ReindexProgress], Awaitable[None]] | None = None,
+) -> ReindexProgress:
+    tenant, space = progress.tenant, progress.space
+    known = (await jobs.space(tenant, space)).pages
+
+    async def report() -> None:
+        await jobs.save_progress(progress)
+        if on_progress is not None:
+            await on_progress(progress)
+
+    # 1. What changed: pages seen now vs. the versions already indexed.
+    todo: list[ConfluencePage] = []
+    seen: set[str] = set()
+    async for page in source.iter_pages(space):
+        seen.add(page.page_id)
+        progress.seen += 1
+        if known.get(page.page_id) == page.version:
+            progress.skipped += 1
+        else:
+            todo.append(page)
+    await report()
+
+    # 2. Text, redaction and chunks, page by page; a page that fails is reported, not fatal.
+    page_chunks: list[list[Chunk]] = []
+    pages: list[ConfluencePage] = []
+    for page in todo:
+        try:
+            chunks = chunk_page(page, max_chars=chunking.max_chars, overlap=chunking.overlap,
+                                redact=redact)
+        except Exception as exc:  # a malformed page must not stop the space
+            progress.failed += 1
+            progress.failures.append({"pageId": page.page_id, "error": type(exc).__name__})
+            continue
+        pages.append(page)
+        page_chunks.append(chunks)
+
+    # 3. Embeddings (streamed), shard upserts as pages complete, snapshots every N pages.
+    texts = [c.embed_text for chunks in page_chunks for c in chunks]
+    vectors: dict[int, np.ndarray] = {}
+    next_page = 0
+    durable_pending: dict[str, int] = {}
+    cursor = 0  # index of the first chunk of next_page
+
+    async def flush(final: bool) -> None:
+        if durable_pending and (final or len(durable_pending) >= snapshot_every):
+            await writer.snapshot(tenant)
+            await jobs.record_pages(tenant, space, dict(durable_pending), [], progress.source)
+            durable_pending.clear()
+            await report()
+
+    async def write_ready_pages() -> None:
+        nonlocal next_page, cursor
+        while next_page < len(pages):
+            n = len(page_chunks[next_page])
+            if any(cursor + j not in vectors for j in range(n)):
+                return
+            page = pages[next_page]
+            vecs = (np.stack([vectors.pop(cursor + j) for j in range(n)])
+                    if n else np.zeros((0, 384), np.float32))
+            try:
+                await writer.upsert_page(tenant, page.page_id, page_chunks[next_page], vecs)
+                durable_pending[page.page_id] = page.version
+                progress.embedded += 1
+                progress.chunks += n
+            except Exception as exc:
+                progress.failed += 1
+                progress.failures.append({"pageId": page.page_id, "error": type(exc).__name__})
+            cursor += n
+            next_page += 1
+            await flush(final=False)
+
+    if texts:
+        iterator = embed_stream(texts)
+        while True:
+            batch = await asyncio.to_thread(next, iterator, None)
+            if batch is None:
+                break
+            for i, vec in zip(batch[0].tolist(), batch[1], strict=True):
+                vectors[int(i)] = vec
+            await write_ready_pages()
+    await write_ready_pages()  # pages without chunks (empty bodies)
+    await flush(final=True)
+
+    # 4. Pages gone from the space leave the index.
+    gone = sorted(set(known) - seen)
+    for page_id in gone:
+        await writer.delete_page(tenant, page_id)
+        progress.removed += 1
+    if gone:
+        await writer.snapshot(tenant)
+        await jobs.record_pages(tenant, space, {}, gone, progress.source)
+    elif progress.source is not None:
+        await jobs.record_pages(tenant, space, {}, [], progress.source)
+    progress.status = "succeeded"
+    progress.finished_at = now()
+    await report()
+    return progress

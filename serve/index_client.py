@@ -1,0 +1,59 @@
+"""Talking to the tenant index partitions: which partition holds a tenant, and the calls.
+
+Tenants are spread over ``index_partitions`` TenantIndex deployments by rendezvous hashing
+(highest random weight): each tenant has exactly one writer, a partition's tenants move only if
+the partition count changes, and adding a partition moves just the tenants it wins.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import numpy as np
+from ray.serve.handle import DeploymentHandle
+
+from agents.mindmesh_models import Passage
+from embeddings.chunking import Chunk
+
+
+def partition_for(tenant: str, partitions: int) -> int:
+    def weight(i: int) -> int:
+        return int.from_bytes(hashlib.sha256(f"{i}:{tenant}".encode()).digest()[:8], "big")
+
+    return max(range(partitions), key=weight)
+
+
+class IndexClient:
+    """The index writer (reindex, page events) and the retriever (MindMesh) over handles."""
+
+    def __init__(self, indexes: list[DeploymentHandle], embedder: DeploymentHandle | None = None):
+        if not indexes:
+            raise ValueError("at least one TenantIndex partition is required")
+        self.indexes = indexes
+        self.embedder = embedder
+
+    def _for(self, tenant: str) -> DeploymentHandle:
+        return self.indexes[partition_for(tenant, len(self.indexes))]
+
+    async def upsert_page(self, tenant: str, page_id: str, chunks: list[Chunk],
+                          vectors: np.ndarray) -> None:
+        await self._for(tenant).upsert_page.remote(
+            tenant, page_id, [c.model_dump() for c in chunks], np.asarray(vectors, np.float32)
+        )
+
+    async def delete_page(self, tenant: str, page_id: str) -> None:
+        await self._for(tenant).delete_page.remote(tenant, page_id)
+
+    async def snapshot(self, tenant: str) -> None:
+        await self._for(tenant).snapshot.remote(tenant)
+
+    async def search(self, tenant: str, question: str, k: int,
+                     space: str | None) -> list[Passage]:
+        if self.embedder is None:
+            raise RuntimeError("searching needs the embedder")
+        vector = await self.embedder.embed.remote(question)
+        hits: list[dict[str, Any]] = await self._for(tenant).search.remote(
+            tenant, vector, question, k, space
+        )
+        return [Passage.model_validate(h) for h in hits]

@@ -1,0 +1,77 @@
+"""MindMesh: ask the tenant's Confluence, and reindex a space (a batch Ray job)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from agents.mindmesh_models import AskIn
+from serve.context import Caller, get_ctx, require_tenant
+from serve.errors import HttpError
+
+router = APIRouter(tags=["mindmesh"])
+
+# Hosts a reindex may fetch from outside dev mode: Atlassian's own, so a tenant cannot make the
+# cluster fetch arbitrary (internal) URLs.
+_ALLOWED_HOST = re.compile(r"(^|\.)atlassian\.net$|^api\.atlassian\.com$")
+
+
+class ReindexIn(BaseModel):
+    """``POST /v1/tenants/{tenant}/reindex``."""
+
+    space: str = Field(pattern=r"^~?[A-Za-z0-9][A-Za-z0-9_.:-]{0,254}$",
+                       description="the Confluence space key")
+    source: str | None = Field(
+        None, max_length=2048,
+        description="the site's base URL (https://acme.atlassian.net), or in dev mode an "
+        "export folder; omitted: the source the space was last indexed from",
+    )
+
+
+def _check_source(source: str | None, dev_mode: bool) -> None:
+    if source is None or dev_mode:
+        return
+    parts = urlsplit(source)
+    if parts.scheme != "https" or not _ALLOWED_HOST.search(parts.hostname or ""):
+        raise HttpError(422, f"invalid source {source!r}: only https Atlassian sites are allowed")
+
+
+@router.post("/v1/tenants/{tenant}/ask")
+async def ask(tenant: str, body: AskIn, caller: Caller) -> dict[str, Any]:
+    """Ranked passages from the tenant's own Confluence and an answer citing them."""
+    require_tenant(tenant, caller)
+    result: dict[str, Any] = await get_ctx().handles["MindMesh"].ask.remote(
+        tenant, body.model_dump(mode="json")
+    )
+    return result
+
+
+@router.post("/v1/tenants/{tenant}/reindex", status_code=202)
+async def start_reindex(tenant: str, body: ReindexIn, caller: Caller,
+                        request: Request) -> JSONResponse:
+    """Start reindexing a space; answers the job id at once, progress at GET …/reindex/{job}."""
+    require_tenant(tenant, caller)
+    ctx = get_ctx()
+    _check_source(body.source, ctx.settings.dev_mode)
+    try:
+        progress = await ctx.handles["MindMesh"].start_reindex.remote(
+            tenant, body.space, body.source, request.headers.get("x-forge-oauth-system")
+        )
+    except ValueError as exc:
+        raise HttpError(422, str(exc)) from None
+    return JSONResponse(progress, status_code=202)
+
+
+@router.get("/v1/tenants/{tenant}/reindex/{job_id}")
+async def reindex_progress(tenant: str, job_id: str, caller: Caller) -> dict[str, Any]:
+    """Pages seen, embedded, skipped, failed and removed so far, and the job's status."""
+    require_tenant(tenant, caller)
+    progress = await get_ctx().handles["MindMesh"].reindex_progress.remote(tenant, job_id)
+    if progress is None:
+        raise HttpError(404, f"no reindex job {job_id!r} for tenant {tenant!r}")
+    return dict(progress)
