@@ -47,6 +47,7 @@ down:
 test: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/bandit -q -c pyproject.toml -r config serve agents embeddings index store compliance -lll
 	$(VENV)/bin/pytest
 	cd forge-app && npm test
 

@@ -72,7 +72,7 @@ class Settings(BaseSettings):
     anthropic_base_url: str | None = Field(
         None, validation_alias=_alias("anthropic_base_url", "ANTHROPIC_BASE_URL")
     )
-    anthropic_model: str = "claude-sonnet-4-5"
+    anthropic_model: str = "claude-sonnet-5-5"
     anthropic_max_tokens: int = 4096
     anthropic_timeout_s: float = 60.0
     anthropic_max_retries: int = 4

@@ -5,7 +5,11 @@
     clinisight send-event FILE [--tenant T] [--jira] [--wait]
     clinisight event ID [--tenant T]
     clinisight state TENANT AGENT
+    clinisight reindex --space KEY [--tenant T] [--source URL|DIR]
+    clinisight ask QUESTION [--tenant T] [--space KEY] [--k N]
     clinisight token --tenant T [--account A]      (dev mode only)
+    clinisight audit list --tenant T [--after N] [--limit N]   the tenant's audit trail
+    clinisight audit verify --tenant T             check the tenant's audit hash chain
 
 Exit status 0 on success, 1 when the command failed (the JSON says why).
 """
@@ -201,10 +205,84 @@ def cmd_state(settings: Settings, args: argparse.Namespace) -> int:
     return 0 if resp.status_code < 400 else 1
 
 
+def _bar(p: dict[str, Any]) -> str:
+    seen = max(int(p.get("seen", 0)), 1)
+    done = int(p.get("embedded", 0)) + int(p.get("skipped", 0)) + int(p.get("failed", 0))
+    filled = int(30 * min(done / seen, 1.0)) if p.get("seen") else 0
+    return (f"\r[{'#' * filled}{'.' * (30 - filled)}] {p.get('status', '?'):9} "
+            f"seen {p.get('seen', 0)} embedded {p.get('embedded', 0)} "
+            f"skipped {p.get('skipped', 0)} failed {p.get('failed', 0)} "
+            f"removed {p.get('removed', 0)}")
+
+
+def cmd_reindex(settings: Settings, args: argparse.Namespace) -> int:
+    source = args.source
+    if source and not source.startswith(("http://", "https://")):
+        source = str(Path(source).expanduser().resolve())  # the server runs elsewhere
+    headers = _bearer(settings, args.tenant)
+    resp = _request(settings, "POST", f"/v1/tenants/{args.tenant}/reindex",
+                    json={"space": args.space, "source": source}, headers=headers)
+    if resp.status_code != 202:
+        _out(_answer(resp))
+        return 1
+    job = resp.json()
+    deadline = time.monotonic() + args.timeout
+    progress, shown = job, ""
+    while progress.get("status") == "running" and time.monotonic() < deadline:
+        time.sleep(0.5)
+        got = _request(settings, "GET", f"/v1/tenants/{args.tenant}/reindex/{job['jobId']}",
+                       headers=_bearer(settings, args.tenant))
+        progress = got.json()
+        line = _bar(progress)
+        if not args.quiet and line != shown:
+            print(line, end="", file=sys.stderr, flush=True)
+            shown = line
+    if not args.quiet:
+        print(file=sys.stderr)
+    _out(progress)
+    return 0 if progress.get("status") == "succeeded" else 1
+
+
+def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
+    body: dict[str, Any] = {"question": args.question, "k": args.k}
+    if args.space:
+        body["space"] = args.space
+    resp = _request(settings, "POST", f"/v1/tenants/{args.tenant}/ask", json=body,
+                    headers=_bearer(settings, args.tenant))
+    _out(_answer(resp))
+    return 0 if resp.status_code < 400 else 1
+
+
 def cmd_token(settings: Settings, args: argparse.Namespace) -> int:
     ttl = args.ttl
     token = mint_fit(ensure_dev_keys(settings), args.tenant, args.account, ttl_s=ttl)
     _out({"token": token, "tenant": args.tenant, "expiresIn": ttl})
+    return 0
+
+
+def cmd_audit(settings: Settings, args: argparse.Namespace) -> int:
+    """Read the audit table directly (an operator's tool: it needs DynamoDB access)."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    from store.audit import AuditLog
+    from store.dynamo import make_client
+
+    if settings.needs_local_dynamodb:  # the local stack's dynalite
+        settings = settings.model_copy(
+            update={"dynamodb_endpoint": f"http://127.0.0.1:{settings.dynamodb_local_port}"})
+    from store.errors import StoreError
+
+    audit = AuditLog(make_client(settings), settings.table("Audit"), ThreadPoolExecutor(4))
+    try:
+        if args.audit_command == "verify":
+            report = asyncio.run(audit.verify(args.tenant))
+            _out(report.public())
+            return 0 if report.ok else 1
+        entries = asyncio.run(audit.entries(args.tenant, after=args.after, limit=args.limit))
+    except StoreError as exc:
+        raise CliError(f"audit table unavailable: {exc}") from exc
+    _out({"tenant": args.tenant, "entries": [e.public() for e in entries]})
     return 0
 
 
@@ -234,11 +312,30 @@ def parser() -> argparse.ArgumentParser:
     st.add_argument("tenant")
     st.add_argument("agent")
     st.set_defaults(fn=cmd_state)
+    rx = sub.add_parser("reindex", help="reindex a Confluence space (a Ray job); waits for it")
+    rx.add_argument("--tenant", default=DEV_TENANT)
+    rx.add_argument("--space", required=True)
+    rx.add_argument("--source", help="the site's base URL or an export folder")
+    rx.add_argument("--timeout", type=float, default=3600.0)
+    rx.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
+    rx.set_defaults(fn=cmd_reindex)
+    ask = sub.add_parser("ask", help="ask MindMesh a question")
+    ask.add_argument("question")
+    ask.add_argument("--tenant", default=DEV_TENANT)
+    ask.add_argument("--space")
+    ask.add_argument("--k", type=int, default=5)
+    ask.set_defaults(fn=cmd_ask)
     tok = sub.add_parser("token", help="print a dev-signed Forge Invocation Token")
     tok.add_argument("--tenant", required=True)
     tok.add_argument("--account")
     tok.add_argument("--ttl", type=int, default=3600)
     tok.set_defaults(fn=cmd_token)
+    audit = sub.add_parser("audit", help="list or verify a tenant's audit trail")
+    audit.add_argument("audit_command", choices=["list", "verify"])
+    audit.add_argument("--tenant", required=True)
+    audit.add_argument("--after", type=int, default=0, help="list: entries after this number")
+    audit.add_argument("--limit", type=int, default=None, help="list: at most this many")
+    audit.set_defaults(fn=cmd_audit)
     return p
 
 

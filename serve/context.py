@@ -16,6 +16,7 @@ from fastapi import Depends, Request
 from ray.serve.handle import DeploymentHandle
 
 from config.settings import Settings
+from serve.audit import admit
 from serve.auth import FitVerifier, Principal
 from serve.errors import HttpError
 from store.factory import Stores
@@ -53,8 +54,11 @@ def get_ctx() -> IngressContext:
 
 
 async def principal(request: Request) -> Principal:
-    """The caller, from the Forge Invocation Token (401 if missing or bad)."""
-    return await get_ctx().fit.verify(request.headers.get("authorization"))
+    """The caller, from the Forge Invocation Token (401 if missing or bad); then admitted:
+    recorded for the audit trail and held to the tenant's rate limit (429)."""
+    caller = await get_ctx().fit.verify(request.headers.get("authorization"))
+    admit(request, caller)
+    return caller
 
 
 Caller = Annotated[Principal, Depends(principal)]

@@ -5,10 +5,12 @@ from ray import serve
 from ray.serve.handle import DeploymentHandle
 
 from config.settings import Settings
+from serve.audit import AuditMiddleware, install_guard
 from serve.auth import FitVerifier, JwksSource
 from serve.context import IngressContext, set_context
 from serve.errors import install_handlers
-from serve.routes import agents, events, health
+from serve.observability import init_observability
+from serve.routes import agents, events, health, mindmesh
 from store.factory import open_stores
 
 app = FastAPI(
@@ -17,18 +19,23 @@ app = FastAPI(
     description="AI agents for healthcare teams on Jira and Confluence.",
 )
 install_handlers(app)
-for module in (events, agents, health):
+app.add_middleware(AuditMiddleware)  # request ids and the audit trail
+for module in (events, agents, mindmesh, health):
     app.include_router(module.router)
 
 
 @serve.deployment(ray_actor_options={"num_cpus": 0.2}, max_ongoing_requests=200)
 @serve.ingress(app)
 class Ingress:
-    def __init__(self, settings: Settings, orchestrator: DeploymentHandle) -> None:
+    def __init__(self, settings: Settings, orchestrator: DeploymentHandle,
+                 handles: dict[str, DeploymentHandle]) -> None:
+        init_observability(settings, "ingress")
+        stores = open_stores(settings)
+        install_guard(settings, stores.client)
         set_context(
             IngressContext(
                 settings=settings,
-                stores=open_stores(settings),
+                stores=stores,
                 fit=FitVerifier(
                     settings.forge_app_id,
                     JwksSource(settings.forge_jwks_url, settings.forge_jwks_file,
@@ -38,5 +45,6 @@ class Ingress:
                     t: s.get_secret_value() for t, s in settings.jira_webhook_secrets.items()
                 },
                 orchestrator=orchestrator,
+                handles=handles,
             )
         )

@@ -15,6 +15,7 @@ from ray import serve
 from ray.serve.handle import DeploymentHandle
 
 from config.settings import Settings
+from serve.observability import init_observability
 from serve.routing import route
 from serve.wire import kind_of, to_agent_event
 from store.events import EventStatus
@@ -28,6 +29,7 @@ MAX_ATTEMPTS = 3
 @serve.deployment(ray_actor_options={"num_cpus": 0.1}, max_ongoing_requests=100)
 class Orchestrator:
     def __init__(self, settings: Settings, agents: dict[str, DeploymentHandle]) -> None:
+        init_observability(settings, "orchestrator")
         self.settings = settings
         self.agents = agents
         self.stores = open_stores(settings)

@@ -22,6 +22,7 @@ import httpx
 
 from config.settings import Settings
 from serve.devkeys import ensure_dev_keys
+from serve.observability import init_observability
 from store.dynamo import ensure_tables, make_client
 
 REPO = Path(__file__).resolve().parents[1]
@@ -80,6 +81,7 @@ class LocalStack:
 
     def start(self, health_timeout_s: float = 180.0) -> dict[str, Any]:
         settings = self.requested
+        init_observability(settings, "supervisor")
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         (settings.data_dir / "logs").mkdir(exist_ok=True)
         settings = ensure_dev_keys(settings)

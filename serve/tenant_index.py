@@ -17,6 +17,7 @@ from config.settings import Settings
 from embeddings.chunking import Chunk
 from index.manager import ShardManager
 from index.snapshot import SnapshotStore
+from serve.observability import init_observability
 from store.dynamo import DynamoTable, make_client
 
 
@@ -24,6 +25,7 @@ from store.dynamo import DynamoTable, make_client
                   num_replicas=1)
 class TenantIndex:
     def __init__(self, settings: Settings, partition: int) -> None:
+        init_observability(settings, "tenant-index")
         self.partition = partition
         table = DynamoTable(make_client(settings), settings.table("Embeddings"),
                             ThreadPoolExecutor(max_workers=16, thread_name_prefix="snapshots"))

@@ -13,6 +13,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
+from serve.audit import admit
 from serve.auth import Principal, verify_jira_signature
 from serve.context import Caller, IngressContext, get_ctx, principal
 from serve.errors import HttpError, parse_json, validate
@@ -92,6 +93,7 @@ async def jira_webhook(request: Request, tenant: str | None = None) -> JSONRespo
     caller = verify_jira_signature(
         body, request.headers.get("x-hub-signature"), tenant, ctx.jira_secrets
     )
+    admit(request, caller)  # audit actor and rate limit, as for a Forge token
     payload = parse_json(body)
     parsed = validate(JiraWebhookIn, payload)
     return await accept(ctx, caller, "jira", parsed.webhookEvent, payload,

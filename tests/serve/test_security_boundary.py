@@ -1,0 +1,211 @@
+"""The ingress's security boundary in process: the real FastAPI app and routes, real dynalite,
+no Ray. Request ids, the audit trail per request, per-tenant rate limits, fail-closed audit."""
+
+from __future__ import annotations
+
+import json
+import time
+import warnings
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from config.settings import Settings
+from serve import audit as boundary
+from serve.auth import FitVerifier, JwksSource, sign_jira_body
+from serve.ratelimit import RateLimited, TenantRateLimiter
+from store.audit import AuditLog
+from store.factory import open_stores
+from tests.utils.fit import TestKey, claims, jwks
+from tests.utils.payloads import forge_epic, jira_epic
+
+with warnings.catch_warnings():
+    # Importing ray.serve warns (pydantic deprecations inside Ray); not ours to fix.
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from serve.context import IngressContext, set_context
+    from serve.ingress import app
+
+APP_ID = "ari:cloud:ecosystem::app/test-app"
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_token_bucket_bursts_then_refills() -> None:
+    clock = Clock()
+    limiter = TenantRateLimiter(rate=2.0, burst=3, clock=clock)
+    for _ in range(3):
+        limiter.take("a")
+    with pytest.raises(RateLimited) as caught:
+        limiter.take("a")
+    assert caught.value.retry_after_s == 1
+    limiter.take("b")  # another tenant has its own bucket
+    clock.now += 0.5  # one token back at 2/s
+    limiter.take("a")
+    with pytest.raises(RateLimited):
+        limiter.take("a")
+    clock.now += 100  # never more than the burst
+    for _ in range(3):
+        limiter.take("a")
+    with pytest.raises(RateLimited):
+        limiter.take("a")
+    slow = TenantRateLimiter(rate=0.1, burst=1, clock=clock)
+    slow.take("a")
+    with pytest.raises(RateLimited) as caught:
+        slow.take("a")
+    assert caught.value.retry_after_s == 10
+    TenantRateLimiter(rate=0, burst=1, clock=clock).take("a")  # 0 = off
+
+
+class Ingress:
+    """The ingress app with its context set as ``Ingress.__init__`` sets it (no Ray)."""
+
+    def __init__(self, settings: Settings, key: TestKey) -> None:
+        self.settings = settings
+        self.key = key
+        self.stores = open_stores(settings)
+        self.guard = boundary.install_guard(settings, self.stores.client)
+        jwks_file = settings.data_dir / "jwks.json"
+        jwks_file.parent.mkdir(parents=True, exist_ok=True)
+        jwks_file.write_text(json.dumps(jwks(key)))
+        set_context(IngressContext(
+            settings=settings, stores=self.stores,
+            fit=FitVerifier(APP_ID, JwksSource(None, jwks_file)),
+            jira_secrets={"acme": "s3cret"},
+            orchestrator=None,  # type: ignore[arg-type] # only accepted events dispatch
+        ))
+        self.client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                        base_url="http://ingress")
+
+    def bearer(self, tenant: str, account: str = "acct-1") -> dict[str, str]:
+        token = self.key.sign(claims(APP_ID, tenant, principal=account))
+        return {"authorization": f"Bearer {token}"}
+
+    async def entries(self, tenant: str) -> list[dict[str, Any]]:
+        return [e.public() for e in await self.guard.audit.entries(tenant)]
+
+
+@pytest.fixture
+async def ingress(settings: Settings, tmp_path: Path) -> AsyncIterator[Ingress]:
+    s = settings.model_copy(update={"rate_limit_per_s": 5.0, "rate_limit_burst": 8})
+    ing = Ingress(s, TestKey())
+    yield ing
+    await ing.client.aclose()
+    boundary._guard = None
+
+
+def ignored_event() -> bytes:
+    payload = forge_epic(key="CARE-5")
+    payload["eventType"] = "avi:jira:viewed:nothing"  # recorded, ignored: no dispatch
+    return json.dumps(payload).encode()
+
+
+async def test_every_authenticated_request_is_audited(ingress: Ingress) -> None:
+    c = ingress.client
+    posted = await c.post("/v1/forge/events", content=ignored_event(),
+                          headers={**ingress.bearer("acme"), "x-request-id": "req-abc.1"})
+    assert posted.status_code == 202, posted.text
+    assert "x-request-id" not in posted.headers  # a proxy that set it (Ray Serve) echoes it
+    event_id = posted.json()["eventId"]
+    read = await c.get(f"/v1/events/{event_id}", headers=ingress.bearer("acme", "acct-2"))
+    assert read.status_code == 200
+    generated = read.headers["x-request-id"]
+    assert len(generated) == 32
+    state = await c.get("/v1/tenants/acme/agents/TaskSmith/state",
+                        headers=ingress.bearer("acme"))
+    assert state.status_code == 200
+    denied = await c.get("/v1/tenants/other/agents/TaskSmith/state",
+                         headers=ingress.bearer("acme"))
+    assert denied.status_code == 403
+    missing = await c.get("/v1/events/nope", headers=ingress.bearer("acme"))
+    assert missing.status_code == 404
+    odd = await c.get("/v1/events/nope", headers={**ingress.bearer("acme"),
+                                                  "x-request-id": "odd id\t" + "x" * 200})
+    assert odd.status_code == 404 and "x-request-id" not in odd.headers  # the proxy echoes it
+
+    entries = await ingress.entries("acme")
+    rows = [(e["actor"], e["action"], e["resource"], e["outcome"], e["status"])
+            for e in entries]
+    assert rows == [
+        ("acct-1", "event.ingest", f"/v1/forge/events#eventId={event_id}", "ok", 202),
+        ("acct-2", "event.read", f"/v1/events/{event_id}", "ok", 200),
+        ("acct-1", "agent_state.read", "/v1/tenants/acme/agents/TaskSmith/state", "ok", 200),
+        ("acct-1", "agent_state.read", "/v1/tenants/other/agents/TaskSmith/state",
+         "denied", 403),
+        ("acct-1", "event.read", "/v1/events/nope", "not_found", 404),
+        ("acct-1", "event.read", "/v1/events/nope", "not_found", 404),
+    ]
+    assert entries[0]["requestId"] == "req-abc.1" and entries[1]["requestId"] == generated
+    assert entries[-1]["requestId"] == "odd_id_" + "x" * 121  # made safe, at most 128
+    assert await ingress.entries("other") == []  # the attempt is on the caller's own chain
+    assert (await ingress.guard.audit.verify("acme")).ok
+
+
+async def test_jira_webhooks_are_audited_with_the_webhook_actor(ingress: Ingress) -> None:
+    body = json.dumps(jira_epic(key="CARE-9")).encode()
+    body = json.dumps({**json.loads(body), "webhookEvent": "jira:worklog_updated"}).encode()
+    resp = await ingress.client.post(
+        "/v1/jira/webhooks", params={"tenant": "acme"}, content=body,
+        headers={"x-hub-signature": sign_jira_body(body, "s3cret")})
+    assert resp.status_code == 202, resp.text
+    [entry] = await ingress.entries("acme")
+    assert entry["actor"] == "jira-webhook" and entry["action"] == "event.ingest"
+
+
+async def test_unauthenticated_requests_leave_no_entry(ingress: Ingress) -> None:
+    resp = await ingress.client.get("/v1/tenants/acme/agents/TaskSmith/state")
+    assert resp.status_code == 401
+    assert await ingress.entries("acme") == []
+
+
+async def test_rate_limit_answers_429_before_any_work(ingress: Ingress) -> None:
+    c = ingress.client
+    statuses = []
+    for _ in range(12):
+        resp = await c.post("/v1/forge/events", content=ignored_event(),
+                            headers=ingress.bearer("flood"))
+        statuses.append(resp.status_code)
+    assert statuses[:8] == [202] + [200] * 7  # the burst (the same event again: duplicates)
+    assert 429 in statuses[8:]
+    limited = resp if resp.status_code == 429 else None
+    assert limited is not None and int(limited.headers["retry-after"]) >= 1
+    assert "rate limit" in limited.json()["detail"]
+    # Other tenants are not affected, and 429s are not written to the audit table.
+    ok = await c.get("/v1/tenants/calm/agents/TaskSmith/state", headers=ingress.bearer("calm"))
+    assert ok.status_code == 200
+    assert len(await ingress.entries("flood")) == statuses.count(200) + statuses.count(202)
+    # Before any work: a rate-limited body is not even read (an invalid one still gets 429).
+    junk = await c.post("/v1/forge/events", content=b"{not json",
+                        headers=ingress.bearer("flood"))
+    assert junk.status_code == 429
+    time.sleep(0.25)  # 5/s: one token back
+    again = await c.get("/v1/events/nope", headers=ingress.bearer("flood"))
+    assert again.status_code == 404
+
+
+async def test_a_failed_audit_append_withholds_the_answer(ingress: Ingress,
+                                                          settings: Settings) -> None:
+    # The audit table is gone: nothing may be served whose access cannot be recorded.
+    broken = AuditLog(ingress.stores.client, "ClinisightAudit-missing",
+                      ingress.guard.audit.table._executor)
+    ingress.guard.audit = broken
+    resp = await ingress.client.get("/v1/tenants/acme/agents/TaskSmith/state",
+                                    headers=ingress.bearer("acme"))
+    assert resp.status_code == 503 and "audit" in resp.json()["detail"]
+    assert "data" not in resp.json() and len(resp.headers["x-request-id"]) == 32
+
+
+async def test_oversized_bodies_are_refused_on_every_route(ingress: Ingress) -> None:
+    big = b'{"question": "' + b"x" * (ingress.settings.max_body_bytes + 10) + b'"}'
+    resp = await ingress.client.post("/v1/tenants/acme/ask", content=big,
+                                     headers=ingress.bearer("acme"))
+    assert resp.status_code == 413 and "limit" in resp.json()["detail"]
+    assert resp.headers["x-request-id"]

@@ -1,0 +1,268 @@
+"""Security end to end against the real stack (dynalite, Ray, Serve on loopback): tenant
+isolation on every tenant route of the OpenAPI schema, rate limits, hostile bodies, schemathesis
+over the running app, the audit trail and its CLI, PHI-free logs."""
+
+from __future__ import annotations
+
+import glob
+import json
+import random
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from schemathesis.checks import not_a_server_error
+
+from config.settings import TENANT_RE
+from serve.auth import sign_jira_body
+from serve.devkeys import jira_secret
+from tests.utils.payloads import forge_epic
+from tests.utils.stack import Stack
+
+pytestmark = pytest.mark.stack
+
+RATE, BURST = 10, 20
+SCHEMATHESIS_EXAMPLES = 25  # per operation; the whole run stays well under two minutes
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    s = Stack(tmp_path_factory.mktemp("secstack"), CLINISIGHT_RATE_LIMIT_PER_S=str(RATE),
+              CLINISIGHT_RATE_LIMIT_BURST=str(BURST))
+    s.up()
+    yield s
+    s.down()
+    s.close()
+
+
+def openapi(stack: Stack) -> dict[str, Any]:
+    return dict(stack.client.get("/openapi.json").json())
+
+
+def minimal(schema: dict[str, Any], doc: dict[str, Any]) -> Any:
+    """The smallest value a JSON schema accepts (enough for FastAPI to reach the handler)."""
+    if "$ref" in schema:
+        name = schema["$ref"].rsplit("/", 1)[-1]
+        return minimal(doc["components"]["schemas"][name], doc)
+    for key in ("anyOf", "oneOf", "allOf"):
+        if key in schema:
+            options = [o for o in schema[key] if o.get("type") != "null"]
+            return minimal(options[0], doc)
+    if "default" in schema:
+        return schema["default"]
+    if "enum" in schema:
+        return schema["enum"][0]
+    kind = schema.get("type")
+    if kind == "object":
+        props = schema.get("properties", {})
+        return {k: minimal(props.get(k, {}), doc) for k in schema.get("required", [])}
+    if kind == "array":
+        return [minimal(schema.get("items", {}), doc)] * schema.get("minItems", 0)
+    if kind in ("integer", "number"):
+        return schema.get("minimum", 1)
+    if kind == "boolean":
+        return False
+    return "x" * max(1, schema.get("minLength", 1))
+
+
+# Values that match no literal route ("./agents/TaskSmith/run" is a route of its own).
+PATH_VALUES = {"agent": "NoSuchAgent"}
+
+
+def test_tenant_b_gets_nothing_of_tenant_a_on_any_route(stack: Stack) -> None:
+    doc = openapi(stack)
+    tried = []
+    for path, methods in doc["paths"].items():
+        if "{tenant}" not in path:
+            continue
+        for method, op in methods.items():
+            url = path.replace("{tenant}", "tenant-a")
+            for param in op.get("parameters", []):
+                if param["in"] == "path" and param["name"] != "tenant":
+                    url = url.replace("{" + param["name"] + "}",
+                                      PATH_VALUES.get(param["name"], "x1"))
+            body = op.get("requestBody", {}).get("content", {}).get("application/json")
+            payload = minimal(body["schema"], doc) if body else None
+            resp = stack.client.request(method.upper(), url, json=payload,
+                                        headers=stack.bearer("tenant-b"))
+            tried.append(f"{method.upper()} {path}")
+            assert resp.status_code == 403, (method, url, resp.status_code, resp.text)
+            assert set(resp.json()) == {"detail"}, resp.text
+    assert {"GET /v1/tenants/{tenant}/agents/{agent}/state",
+            "POST /v1/tenants/{tenant}/ask"} <= set(tried), tried
+    # The same request with A's own token is served.
+    own = stack.client.get("/v1/tenants/tenant-a/agents/TaskSmith/state",
+                           headers=stack.bearer("tenant-a"))
+    assert own.status_code == 200
+    # A's events are unknown to B (404, not 403: B learns nothing of their existence).
+    accepted = stack.post_forge(forge_epic(key="ISO-1"), tenant="tenant-a")
+    assert accepted.status_code == 202
+    event_id = accepted.json()["eventId"]
+    other = stack.client.get(f"/v1/events/{event_id}", headers=stack.bearer("tenant-b"))
+    assert other.status_code == 404 and event_id not in json.dumps(other.json()).replace(
+        f"no event {event_id!r}", "")
+    assert stack.event(event_id, tenant="tenant-a")["eventId"] == event_id
+
+
+def test_rate_limit_answers_429_with_retry_after(stack: Stack) -> None:
+    headers = stack.bearer("flood")
+
+    def one(_: int) -> httpx.Response:
+        with httpx.Client(base_url=stack.settings.http_url, timeout=30) as client:
+            return client.get("/v1/tenants/flood/agents/TaskSmith/state", headers=headers)
+
+    # Concurrent, so the tenant outruns its refill even on a slow machine.
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        answers = list(pool.map(one, range(BURST * 4)))
+    statuses = [r.status_code for r in answers]
+    assert set(statuses) == {200, 429}, statuses
+    assert statuses.count(200) >= BURST
+    limited = next(r for r in answers if r.status_code == 429)
+    assert int(limited.headers["retry-after"]) >= 1 and limited.headers["x-request-id"]
+    calm = stack.client.get("/v1/tenants/calm/agents/TaskSmith/state",
+                            headers=stack.bearer("calm"))
+    assert calm.status_code == 200
+    time.sleep(1.0)
+    again = stack.client.get("/v1/tenants/flood/agents/TaskSmith/state",
+                             headers=stack.bearer("flood"))
+    assert again.status_code == 200
+
+
+def hostile_bodies(limit: int) -> dict[str, bytes]:
+    nested_dict = b'{"a":' * 5000 + b"1" + b"}" * 5000
+    return {
+        "not json": b"{",
+        "invalid utf-8": b'{"eventType": "\xff\xfe"}',
+        "array": b"[]",
+        "string": b'"eventType"',
+        "null": b"null",
+        "deep array": b"[" * 100_000,
+        "deep object": nested_dict,
+        "wrong types": json.dumps({"eventType": 5, "issue": "nope"}).encode(),
+        "wrong nested types": json.dumps({"eventType": "avi:jira:created:issue",
+                                          "issue": {"id": [], "key": {}, "fields": 3}}).encode(),
+        "huge string": json.dumps({"eventType": "x" * (limit - 100)}).encode(),
+        "huge int": b'{"eventType": "a", "n": ' + b"9" * 5000 + b"}",
+        "oversized": b'{"eventType": "' + b"x" * (limit + 1) + b'"}',
+    }
+
+
+def test_hostile_bodies_get_clean_4xx(stack: Stack) -> None:
+    limit = stack.settings.max_body_bytes
+    bodies = hostile_bodies(limit)
+    jira = jira_secret(stack.settings, "dev")
+    seen = {}
+    for name, body in bodies.items():
+        forge = stack.client.post("/v1/forge/events", content=body,
+                                  headers=stack.bearer(f"hostile{len(seen)}"))
+        signed = stack.client.post("/v1/jira/webhooks", params={"tenant": "dev"}, content=body,
+                                   headers={"x-hub-signature": sign_jira_body(body, jira)})
+        tenant = f"hostile{len(seen)}"  # a bucket each: this test is not about limits
+        ask = stack.client.post(f"/v1/tenants/{tenant}/ask", content=body,
+                                headers={**stack.bearer(tenant),
+                                         "content-type": "application/json"})
+        seen[name] = (forge.status_code, signed.status_code, ask.status_code)
+    for name, codes in seen.items():
+        assert all(400 <= c < 500 and c != 429 for c in codes), (name, codes)
+    assert seen["oversized"] == (413, 413, 413)
+    assert stack.client.get("/healthz").status_code == 200
+
+
+def test_schemathesis_finds_no_server_error_and_nothing_is_lost(stack: Stack) -> None:
+    before = []
+    for i in range(5):
+        resp = stack.post_forge(forge_epic(key=f"KEEP-{i}", summary=f"Keep {i}"), tenant="keep")
+        assert resp.status_code == 202, resp.text
+        before.append(resp.json()["eventId"])
+
+    schema = schemathesis.openapi.from_url(f"{stack.settings.http_url}/openapi.json")
+    tenants = [f"fuzz{i}" for i in range(20)]
+    calls: list[int] = []
+
+    def auth_for(case: Any) -> dict[str, str]:
+        tenant = (case.path_parameters or {}).get("tenant")
+        if not isinstance(tenant, str) or not TENANT_RE.match(tenant):
+            tenant = random.choice(tenants)  # noqa: S311 - spreads load over tenant buckets
+        return stack.bearer(tenant)
+
+    started = time.monotonic()
+    operations = [result.ok() for result in schema.get_all_operations()]
+    assert len(operations) >= 6
+    for operation in operations:
+        @settings(max_examples=SCHEMATHESIS_EXAMPLES, deadline=None, database=None,
+                  suppress_health_check=list(HealthCheck))
+        @given(case=operation.as_strategy())
+        def run(case: Any) -> None:
+            calls.append(1)
+            case.call_and_validate(base_url=stack.settings.http_url, headers=auth_for(case),
+                                   checks=[not_a_server_error], timeout=30)
+
+        run()
+    elapsed = time.monotonic() - started
+    print(f"schemathesis: {len(calls)} cases over {len(operations)} operations "
+          f"in {elapsed:.1f}s")
+    assert elapsed < 120
+
+    # Everything accepted before the run is still there and gets processed.
+    for event_id in before:
+        assert stack.wait_final(event_id, tenant="keep", timeout=60)["status"] == "done"
+    assert stack.client.get("/healthz").status_code == 200
+
+
+def test_the_audit_trail_records_and_verifies(stack: Stack) -> None:
+    rid = f"audit-{random.randrange(10**9)}"  # noqa: S311 - an id, not a secret
+    resp = stack.client.get("/v1/tenants/auditee/agents/TaskSmith/state",
+                            headers={**stack.bearer("auditee", principal="acct-42"),
+                                     "x-request-id": rid})
+    assert resp.status_code == 200 and resp.headers["x-request-id"] == rid
+    code, listed = stack.cli("audit", "list", "--tenant", "auditee")
+    assert code == 0, listed
+    [entry] = [e for e in listed["entries"] if e["requestId"] == rid]
+    assert entry["actor"] == "acct-42" and entry["action"] == "agent_state.read"
+    assert entry["outcome"] == "ok" and entry["resource"].endswith("/agents/TaskSmith/state")
+    code, report = stack.cli("audit", "verify", "--tenant", "auditee")
+    assert code == 0 and report["ok"] and report["entries"] == len(listed["entries"])
+    # A refused attempt on another tenant is on the caller's own chain.
+    denied = stack.client.get("/v1/tenants/auditee/agents/TaskSmith/state",
+                              headers=stack.bearer("tenant-b"))
+    assert denied.status_code == 403
+    code, b = stack.cli("audit", "list", "--tenant", "tenant-b")
+    assert code == 0 and any(e["outcome"] == "denied" for e in b["entries"])
+    code, report = stack.cli("audit", "verify", "--tenant", "tenant-b")
+    assert code == 0 and report["ok"]
+
+
+def test_log_files_hold_no_phi(stack: Stack) -> None:
+    r = random.Random()
+    ssn = f"{r.randrange(100, 899)}-{r.randrange(10, 99)}-{r.randrange(1000, 9999)}"
+    payload = {"eventType": f"avi:jira:unknown:SSN {ssn}"}  # recorded, logged, ignored
+    resp = stack.client.post("/v1/forge/events", json=payload, headers=stack.bearer("logs"))
+    assert resp.status_code == 202, resp.text
+    time.sleep(1.0)  # log handlers flush per record; give the file writes a moment
+    files = [Path(p) for p in glob.glob("/tmp/ray/session_*/logs/**/*", recursive=True)]
+    # The stack's own logs (not its dynamodb/ folder: that is the database, holding the event).
+    files += list((stack.settings.data_dir / "logs").rglob("*"))
+    redacted_seen = False
+    for path in files:
+        if not path.is_file():
+            continue
+        try:
+            text = path.read_text(errors="replace")
+        except OSError:
+            continue
+        assert ssn not in text, f"PHI in {path}"
+        redacted_seen |= "avi:jira:unknown:SSN [SSN]" in text
+    assert redacted_seen, "the event's log line was not found in any log file"
+
+
+def test_request_ids_are_echoed(stack: Stack) -> None:
+    resp = httpx.get(f"{stack.settings.http_url}/healthz", headers={"x-request-id": "abc-1"})
+    assert resp.headers.get_list("x-request-id") == ["abc-1"]
+    made = httpx.get(f"{stack.settings.http_url}/healthz")
+    assert len(made.headers.get_list("x-request-id")) == 1
