@@ -32,9 +32,10 @@ SCHEMATHESIS_EXAMPLES = 25  # per operation; the whole run stays well under two 
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def stack(tmp_path_factory: pytest.TempPathFactory, models_dir: str) -> Iterator[Stack]:
+    """Its own stack: a low rate limit, which the shared stack's tests must not hit."""
     s = Stack(tmp_path_factory.mktemp("secstack"), CLINISIGHT_RATE_LIMIT_PER_S=str(RATE),
-              CLINISIGHT_RATE_LIMIT_BURST=str(BURST))
+              CLINISIGHT_RATE_LIMIT_BURST=str(BURST), CLINISIGHT_MODEL_CACHE_DIR=models_dir)
     s.up()
     yield s
     s.down()
