@@ -68,6 +68,13 @@ def test_reindex_ask_change_delete(stack: Stack, confluence: FakeConfluence) -> 
     assert all(1 <= c <= len(passages) for c in citations)
     assert "[1]" in str(answer["answer"]) or "[2]" in str(answer["answer"])
 
+    # The Rovo action answers the same, with its sources as title and link.
+    rovo = stack.client.post("/v1/forge/actions/ask-mindmesh",
+                             json={"payload": {"question": QUESTION}},
+                             headers=stack.bearer(tenant))
+    assert rovo.status_code == 200, rovo.text
+    assert rovo.json()["sources"][0]["title"] == "Identity Providers"
+
     # One page changes version: only that page is embedded again.
     target = next(i for i, p in enumerate(confluence.pages) if p.page_id == "544112828")
     marker = "Zebrafish quarantine protocol for the ward"
