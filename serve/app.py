@@ -1,6 +1,9 @@
-"""The application builder: the whole deployment graph in one place."""
+"""The application builder: the whole deployment graph in one place.
 
-from __future__ import annotations
+No ``from __future__ import annotations`` here: Ray Serve reads ``build_app``'s annotation to
+turn a Serve config's ``args`` into ``Settings`` (``serve deploy`` with
+``import_path: serve.app:build_app``); a string annotation would hand it a plain dict instead.
+"""
 
 from typing import Any, cast
 
@@ -35,3 +38,15 @@ def build_app(settings: Settings) -> Application:
     # CareTrack's scheduled sweep; the ingress holds every agent for POST …/agents/{a}/run.
     sweeper = _d(Sweeper).bind(settings, agents["CareTrack"])
     return _d(Ingress).bind(settings, orchestrator, {**agents, "Sweeper": sweeper})
+
+
+def __getattr__(name: str) -> Application:
+    """``serve.app:app``, the application built from this environment's settings.
+
+    Built on access (PEP 562), never at import: replicas import this module in other
+    processes. It exists for ``serve build serve.app:app``, which takes only a built
+    application (deploy/serve_config.yaml is that output, edited as its header says).
+    """
+    if name == "app":
+        return build_app(Settings())
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
