@@ -1,0 +1,102 @@
+"""MindMesh on real parts in process: the fixture pages indexed into a real shard (dynalite
+snapshots), the real embedding model, and Claude as a local Messages API server."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from agents.mindmesh import MindMesh
+from agents.mindmesh_models import AskIn, Passage
+from agents.reasoners import ClaudeReasoner
+from compliance.phi import redact
+from config.settings import Settings
+from embeddings.confluence import FolderSource
+from embeddings.embedder import Embedder, make_embedder
+from embeddings.jobs import JobStore, ReindexProgress
+from embeddings.reindex import reindex_space
+from index.manager import ShardManager
+from index.snapshot import SnapshotStore
+from store.dynamo import DynamoTable, make_client
+from store.factory import Stores
+from tests.utils.anthropic import tool_use_reply
+from tests.utils.http import Recorded, Reply, ScriptedServer
+from tests.utils.servers import SHARED
+
+EXPORT = SHARED / "fixtures" / "confluence"
+
+
+class ShardRetriever:
+    """The retriever contract over an in-process shard manager (serve uses Serve handles)."""
+
+    def __init__(self, manager: ShardManager, embedder: Embedder) -> None:
+        self.manager, self.embedder = manager, embedder
+
+    async def search(self, tenant: str, question: str, k: int,
+                     space: str | None) -> list[Passage]:
+        hits = await self.manager.search(tenant, self.embedder.encode([question])[0], question,
+                                         k, space)
+        return [Passage(chunk_id=h.chunk.chunk_id, text=h.chunk.text, page_id=h.chunk.page_id,
+                        title=h.chunk.title, url=h.chunk.url, version=h.chunk.version,
+                        space_key=h.chunk.space_key, heading_path=list(h.chunk.heading_path),
+                        score=h.score) for h in hits]
+
+
+@pytest.fixture(scope="module")
+def embedder() -> Embedder:
+    return make_embedder("torch", Path("/unused"), threads=2)
+
+
+@pytest.fixture
+async def retriever(settings: Settings, stores: Stores, embedder: Embedder) -> ShardRetriever:
+    table = DynamoTable(make_client(settings), settings.table("Embeddings"),
+                        ThreadPoolExecutor(max_workers=4))
+    manager = ShardManager(SnapshotStore(table))
+
+    def stream(texts: Sequence[str]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        yield np.arange(len(texts)), embedder.encode(list(texts))
+
+    await reindex_space(ReindexProgress(job_id="j", tenant="t1", space="QM"),
+                        source=FolderSource(EXPORT), jobs=JobStore(stores.state), writer=manager,
+                        embed_stream=stream, redact=redact)
+    return ShardRetriever(manager, embedder)
+
+
+async def test_claude_answer_cites_only_returned_passages(
+    stores: Stores, retriever: ShardRetriever
+) -> None:
+    answer = {"answer": "Paste the IdP's SAML metadata XML [1]. See also [9].",
+              "citations": [1, 9]}
+    seen: list[Recorded] = []
+
+    def respond(req: Recorded) -> Reply:
+        seen.append(req)
+        return tool_use_reply("answer_with_citations", answer)
+
+    with ScriptedServer(respond) as server:
+        reasoner = ClaudeReasoner(api_key="k", model="claude-test", base_url=server.url,
+                                  redact=redact)
+        agent = MindMesh(stores.state, reasoner, retriever=retriever)
+        out = await agent.ask("t1", AskIn(
+            question="Patient John Smith, MRN 4829103, cannot log in: how is SAML set up?", k=3))
+    assert out.produced_by == "claude:claude-test"
+    assert out.citations == [1], "a citation beyond the returned passages must be dropped"
+    assert len(out.passages) == 3 and out.passages[0].page_id == "1454342158"
+    body = seen[0].json()
+    prompt = body["messages"][0]["content"]
+    assert "John Smith" not in prompt and "4829103" not in prompt, "PHI reached the LLM"
+    assert "Identity Providers" in prompt and body["tools"][0]["name"] == "answer_with_citations"
+
+
+async def test_offline_answer_and_tenant_isolation(stores: Stores,
+                                                   retriever: ShardRetriever) -> None:
+    agent = MindMesh(stores.state, retriever=retriever)
+    out = await agent.ask("t1", AskIn(question="SAML identity provider metadata", k=5))
+    assert out.produced_by == "offline" and out.citations
+    assert all(1 <= c <= len(out.passages) for c in out.citations)
+    other = await agent.ask("t2", AskIn(question="SAML identity provider metadata", k=5))
+    assert other.passages == [] and other.citations == []
