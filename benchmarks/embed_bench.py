@@ -202,7 +202,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                          f"{min(values):,.0f}–{max(values):,.0f}",
                          f"{flops_per_token(n) / 1e6:.1f}",
                          f"{median * flops_per_token(n) / 1e9:.1f}",
-                         f"{statistics.median(shares):.0%}"])
+                         f"{statistics.median(shares):.0%}",
+                         f"{max(values) * flops_per_token(n) / 1e9 / peak_best:.0%}"])
     # Speed-up: int8 over fp32 within each repetition, then the median.
     speedups = {
         w: statistics.median(
@@ -218,8 +219,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     within = abs(int8_ndcg - fp32_ndcg) <= 0.01
     verdict = "onnx-int8" if within else "torch"
     header = ["workload", "backend", "tokens/s (median)", "range", "MFLOP/token",
-              "GFLOP/s (median)", "share of fp32 GEMM rate"]
-    print(markdown_table(header, rows, "llrrrrr"))
+              "GFLOP/s (median)", "share of fp32 GEMM rate", "best / best GEMM"]
+    print(markdown_table(header, rows, "llrrrrrr"))
     print(markdown_table(["GEMM", "GFLOP/s (median)", "range"], gemm_rows, "lrr"))
     print(f"int8/fp32 speed-up (median of per-repetition ratios): {speedups}")
     print(f"agreement {agree}")
@@ -281,13 +282,14 @@ to length; [CLS] and [SEP] included), batches of {args.batch}; {args.reps} repet
 backend order alternating, {PAUSE_S} s pause before each timed call so that one library's
 idle threads stop spinning before the next call.
 
-{markdown_table(header, rows, "llrrrrr")}
+{markdown_table(header, rows, "llrrrrrr")}
 
 int8 over fp32 (median of the per-repetition ratios): {speed}.
 
 "Share of fp32 GEMM rate": the backend's useful GFLOP/s over the fp32 GEMM rate measured in
-the same repetition, median over repetitions. FLOPs per token for n tokens:
-`2 · N_mm + 4 · layers · n · d` = 2 × {N_MATMUL:,} + 4 × {LAYERS} × n × {D_MODEL}: the
+the same repetition, median over repetitions. "best / best GEMM": the fastest repetition
+over the fastest GEMM, the least disturbed estimate of an idle machine. FLOPs per token for
+n tokens: `2 · N_mm + 4 · layers · n · d` = 2 × {N_MATMUL:,} + 4 × {LAYERS} × n × {D_MODEL}: the
 {N_MATMUL / 1e6:.2f} M weights that multiply activations (Q, K, V, attention output and the
 two feed-forward matrices of 6 layers), two FLOPs per multiply-add, plus QKᵀ and A·V. The
 11.9 M embedding-table parameters are lookups and do no multiply-adds (counting all 22.7 M

@@ -60,9 +60,9 @@ EMBEDDING_DIM = 384
 MAX_SEQ_LENGTH = 256
 
 # int8 is the default only if its dense nDCG@10 on the SciFact subset stays within 0.01 of
-# fp32's. Measured: 0.8162 against 0.8221 (all 100 queries), at 2.4x fp32's tokens/s on
-# 32-token texts and 1.9x on 256-token ones (2 threads; benchmarks/reports/retrieval.md and
-# embedding.md).
+# fp32's. Measured: 0.8162 against 0.8221 (all 100 queries), at 2.4-3.0x fp32's tokens/s on
+# 32-token texts and 1.7-1.9x on 256-token ones, over several runs on a shared 2-core machine
+# (benchmarks/reports/retrieval.md and embedding.md).
 DEFAULT_BACKEND: Backend = "onnx-int8"
 
 # Part of the cached file's name: change it whenever the export or quantization recipe changes,
