@@ -15,6 +15,7 @@ from ray import serve
 from ray.serve.handle import DeploymentHandle
 
 from config.settings import Settings
+from serve.background import Periodic
 from serve.observability import init_observability
 from serve.routing import route
 from serve.wire import kind_of, to_agent_event
@@ -33,27 +34,14 @@ class Orchestrator:
         self.settings = settings
         self.agents = agents
         self.stores = open_stores(settings)
-        self._loop: asyncio.Task[None] | None = None
-        self._ensure_background()
+        # Re-drive at start-up, then every interval.
+        self.redriver = Periodic("re-drive", self._redrive_pass, settings.redrive_interval_s)
+        self.redriver.ensure()
 
-    def _ensure_background(self) -> None:
-        if self._loop is not None and not self._loop.done():
-            return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:  # constructed outside the event loop: started on the first call
-            return
-        self._loop = loop.create_task(self._redrive_forever())
-
-    async def _redrive_forever(self) -> None:
-        while True:
-            try:
-                n = await self.redrive()
-                if n:
-                    log.info("re-drove %d unfinished event(s)", n)
-            except Exception as exc:
-                log.warning("re-drive pass failed: %s", type(exc).__name__)
-            await asyncio.sleep(self.settings.redrive_interval_s)
+    async def _redrive_pass(self) -> None:
+        n = await self.redrive()
+        if n:
+            log.info("re-drove %d unfinished event(s)", n)
 
     async def redrive(self) -> int:
         """Process every unfinished event that can be claimed; return how many ran."""
@@ -64,7 +52,7 @@ class Orchestrator:
         return done
 
     async def process(self, tenant: str, event_id: str) -> dict[str, Any]:
-        self._ensure_background()
+        self.redriver.ensure()
         record = await self.stores.events.claim(tenant, event_id, self.settings.event_lease_s)
         if record is None or record.payload is None:
             return {"status": "skipped"}
@@ -92,7 +80,7 @@ class Orchestrator:
         return {"status": EventStatus.DONE.value, "results": results}
 
     async def health(self) -> dict[str, str]:
-        self._ensure_background()
+        self.redriver.ensure()
         checks = {"orchestrator": "ok"}
         for name, handle in self.agents.items():
             try:
@@ -103,5 +91,4 @@ class Orchestrator:
 
     def check_health(self) -> None:
         """Serve's replica health check: a dead re-drive loop restarts the replica."""
-        if self._loop is not None and self._loop.done():
-            raise RuntimeError("re-drive loop stopped")
+        self.redriver.check()

@@ -10,7 +10,6 @@ restart overlapping), nothing breaks: a sweep only reconciles findings, which is
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import UTC, datetime
 from typing import Any
@@ -21,6 +20,7 @@ from ray.serve.handle import DeploymentHandle
 from agents.caretrack import TenantDirectory
 from agents.events import AgentEvent
 from config.settings import Settings
+from serve.background import Periodic
 from store.factory import open_stores
 
 log = logging.getLogger("clinisight.sweeper")
@@ -34,30 +34,14 @@ class Sweeper:
         self.caretrack = caretrack
         self.directory = TenantDirectory(open_stores(settings).state)
         self.last: dict[str, Any] = {}
-        self._loop: asyncio.Task[None] | None = None
-        self._ensure_loop()
-
-    def _ensure_loop(self) -> None:
-        if self._loop is not None and not self._loop.done():
-            return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:  # constructed outside the event loop: started on the first call
-            return
-        self._loop = loop.create_task(self._forever())
-
-    async def _forever(self) -> None:
-        while True:
-            # Sleep first: a sweep at start-up would only slow the stack's readiness.
-            await asyncio.sleep(self.settings.caretrack_sweep_interval_s)
-            try:
-                await self.sweep()
-            except Exception as exc:
-                log.warning("sweep failed: %s", type(exc).__name__)
+        # Sleep first: a sweep at start-up would only slow the stack's readiness.
+        interval = settings.caretrack_sweep_interval_s
+        self.loop = Periodic("sweep", self.sweep, interval, first_delay_s=interval)
+        self.loop.ensure()
 
     async def sweep(self) -> dict[str, Any]:
         """Sweep every tenant now; one tenant failing does not stop the others."""
-        self._ensure_loop()
+        self.loop.ensure()
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
         outcome: dict[str, Any] = {}
         for tenant in await self.directory.tenants():
@@ -73,10 +57,9 @@ class Sweeper:
         return outcome
 
     async def health(self) -> str:
-        self._ensure_loop()
+        self.loop.ensure()
         return "ok"
 
     def check_health(self) -> None:
         """Serve's replica health check: a dead sweep loop restarts the replica."""
-        if self._loop is not None and self._loop.done():
-            raise RuntimeError("sweep loop stopped")
+        self.loop.check()

@@ -51,5 +51,5 @@ async def test_sweep_visits_every_tracked_tenant_and_survives_one_failing(
     assert outcome["acme"]["action"] == "evaluated" and outcome["acme"]["open"] == 1
     assert await sweeper.health() == "ok"
     sweeper.check_health()
-    assert sweeper._loop is not None
-    sweeper._loop.cancel()
+    assert sweeper.loop.task is not None and not sweeper.loop.task.done()
+    sweeper.loop.cancel()

@@ -1,0 +1,52 @@
+"""A periodic loop inside a Serve replica (the orchestrator's re-drive, the CareTrack sweep).
+
+Serve may construct a replica outside its event loop, so the loop starts on the first call that
+runs inside one (``ensure``); ``check`` is for the replica's ``check_health``, so a loop that
+died takes the replica down and Serve starts a fresh one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+log = logging.getLogger("clinisight.background")
+
+
+class Periodic:
+    def __init__(self, name: str, step: Callable[[], Awaitable[Any]], interval_s: float,
+                 first_delay_s: float = 0.0) -> None:
+        self.name = name
+        self.step = step
+        self.interval_s = interval_s
+        self.first_delay_s = first_delay_s
+        self.task: asyncio.Task[None] | None = None
+
+    def ensure(self) -> None:
+        """Start the loop if it is not running and an event loop is."""
+        if self.task is not None and not self.task.done():
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # constructed outside the event loop: started on a later call
+            return
+        self.task = loop.create_task(self._run())
+
+    async def _run(self) -> None:
+        await asyncio.sleep(self.first_delay_s)
+        while True:
+            try:
+                await self.step()
+            except Exception as exc:  # one failed pass must not end the loop
+                log.warning("%s pass failed: %s", self.name, type(exc).__name__)
+            await asyncio.sleep(self.interval_s)
+
+    def check(self) -> None:
+        if self.task is not None and self.task.done():
+            raise RuntimeError(f"{self.name} loop stopped")
+
+    def cancel(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
