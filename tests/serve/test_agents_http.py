@@ -3,56 +3,22 @@ no Ray (agents run in-process when the ingress holds no deployment handle for th
 
 from __future__ import annotations
 
-import json
-import warnings
 from collections.abc import AsyncIterator
 from typing import Any
 
-import httpx
 import pytest
 
 from agents.tasksmith_writeback import proposal_label
 from config.settings import Settings
-from serve import audit as boundary
-from serve.auth import FitVerifier, JwksSource
-from store.factory import open_stores
-from tests.utils.fit import TestKey, claims, jwks
+from tests.utils.fit import TestKey
+from tests.utils.ingress import InProcessIngress
 from tests.utils.jira import Failure, FakeJira, server_error
 from tests.utils.payloads import JIRA, load
 
-with warnings.catch_warnings():
-    # Importing ray.serve warns (pydantic deprecations inside Ray); not ours to fix.
-    warnings.simplefilter("ignore", DeprecationWarning)
-    from serve.context import IngressContext, set_context
-    from serve.ingress import app
 
-APP_ID = "ari:cloud:ecosystem::app/test-app"
-
-
-class Api:
-    def __init__(self, settings: Settings, key: TestKey) -> None:
-        self.settings = settings
-        self.key = key
-        self.stores = open_stores(settings)
-        self.guard = boundary.install_guard(settings, self.stores.client)
-        jwks_file = settings.data_dir / "jwks.json"
-        jwks_file.parent.mkdir(parents=True, exist_ok=True)
-        jwks_file.write_text(json.dumps(jwks(key)))
-        set_context(IngressContext(
-            settings=settings, stores=self.stores,
-            fit=FitVerifier(APP_ID, JwksSource(None, jwks_file)), jira_secrets={},
-            orchestrator=None,  # type: ignore[arg-type] # no events are posted here
-        ))
-        self.client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                        base_url="http://ingress", timeout=30)
-
-    def bearer(self, tenant: str, **extra: str) -> dict[str, str]:
-        token = self.key.sign(claims(APP_ID, tenant, principal="acct-9"))
-        return {"authorization": f"Bearer {token}", **extra}
-
-    async def post(self, path: str, body: Any, tenant: str = "acme",
-                   **headers: str) -> httpx.Response:
-        return await self.client.post(path, json=body, headers=self.bearer(tenant, **headers))
+class Api(InProcessIngress):
+    jira: FakeJira
+    jira_server: Any
 
 
 @pytest.fixture
@@ -61,12 +27,11 @@ async def api(settings: Settings) -> AsyncIterator[Api]:
     with jira.server() as server:
         s = settings.model_copy(update={"atlassian_api_url": server.url,
                                         "rate_limit_per_s": 0.0})
-        a = Api(s, TestKey())
-        a.jira = jira  # type: ignore[attr-defined]
-        a.jira_server = server  # type: ignore[attr-defined]
+        a = Api(s, TestKey(), account="acct-9")
+        a.jira = jira
+        a.jira_server = server
         yield a
-        await a.client.aclose()
-        boundary._guard = None
+        await a.aclose()
 
 
 async def test_caretrack_run_finds_the_real_webhooks_problems(api: Api) -> None:

@@ -8,7 +8,6 @@ from collections.abc import AsyncIterator
 import pytest
 
 from config.settings import Settings
-from serve import audit as boundary
 from tests.serve.test_agents_http import Api
 from tests.utils.fit import TestKey
 from tests.utils.http import Recorded, Reply, ScriptedServer, json_reply
@@ -32,8 +31,7 @@ async def api(settings: Settings) -> AsyncIterator[tuple[Api, ScriptedServer]]:
         s = settings.model_copy(update={"atlassian_api_url": server.url, "rate_limit_per_s": 0.0})
         a = Api(s, TestKey())
         yield a, server
-        await a.client.aclose()
-        boundary._guard = None
+        await a.aclose()
 
 
 async def test_decompose_epic_fetches_it_with_the_forge_token(

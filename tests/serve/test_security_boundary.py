@@ -5,30 +5,18 @@ from __future__ import annotations
 
 import json
 import time
-import warnings
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
 
 from config.settings import Settings
-from serve import audit as boundary
-from serve.auth import FitVerifier, JwksSource, sign_jira_body
+from serve.auth import sign_jira_body
 from serve.ratelimit import RateLimited, TenantRateLimiter
 from store.audit import AuditLog
-from store.factory import open_stores
-from tests.utils.fit import TestKey, claims, jwks
+from tests.utils.fit import TestKey
+from tests.utils.ingress import InProcessIngress as Ingress
 from tests.utils.payloads import forge_epic, jira_epic
-
-with warnings.catch_warnings():
-    # Importing ray.serve warns (pydantic deprecations inside Ray); not ours to fix.
-    warnings.simplefilter("ignore", DeprecationWarning)
-    from serve.context import IngressContext, set_context
-    from serve.ingress import app
-
-APP_ID = "ari:cloud:ecosystem::app/test-app"
 
 
 class Clock:
@@ -65,41 +53,12 @@ def test_token_bucket_bursts_then_refills() -> None:
     TenantRateLimiter(rate=0, burst=1, clock=clock).take("a")  # 0 = off
 
 
-class Ingress:
-    """The ingress app with its context set as ``Ingress.__init__`` sets it (no Ray)."""
-
-    def __init__(self, settings: Settings, key: TestKey) -> None:
-        self.settings = settings
-        self.key = key
-        self.stores = open_stores(settings)
-        self.guard = boundary.install_guard(settings, self.stores.client)
-        jwks_file = settings.data_dir / "jwks.json"
-        jwks_file.parent.mkdir(parents=True, exist_ok=True)
-        jwks_file.write_text(json.dumps(jwks(key)))
-        set_context(IngressContext(
-            settings=settings, stores=self.stores,
-            fit=FitVerifier(APP_ID, JwksSource(None, jwks_file)),
-            jira_secrets={"acme": "s3cret"},
-            orchestrator=None,  # type: ignore[arg-type] # only accepted events dispatch
-        ))
-        self.client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                        base_url="http://ingress")
-
-    def bearer(self, tenant: str, account: str = "acct-1") -> dict[str, str]:
-        token = self.key.sign(claims(APP_ID, tenant, principal=account))
-        return {"authorization": f"Bearer {token}"}
-
-    async def entries(self, tenant: str) -> list[dict[str, Any]]:
-        return [e.public() for e in await self.guard.audit.entries(tenant)]
-
-
 @pytest.fixture
 async def ingress(settings: Settings, tmp_path: Path) -> AsyncIterator[Ingress]:
     s = settings.model_copy(update={"rate_limit_per_s": 5.0, "rate_limit_burst": 8})
-    ing = Ingress(s, TestKey())
+    ing = Ingress(s, TestKey(), jira_secrets={"acme": "s3cret"})
     yield ing
-    await ing.client.aclose()
-    boundary._guard = None
+    await ing.aclose()
 
 
 def ignored_event() -> bytes:
