@@ -19,6 +19,7 @@ from embeddings.reindex import (
     IndexWriter,
     Redact,
     SourceCredentials,
+    close_source,
     open_source,
 )
 
@@ -56,9 +57,7 @@ async def apply_page_event(
     try:
         current = await source.get_page(page_id)
     finally:
-        close = getattr(source, "aclose", None)
-        if close is not None:
-            await close()
+        await close_source(source)
     if current is None:  # gone by the time we looked: treat as removed
         if page_id in state.pages:
             await writer.delete_page(tenant, page_id)

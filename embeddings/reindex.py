@@ -77,7 +77,8 @@ def open_source(source: str, creds: SourceCredentials | None = None) -> PageSour
     return FolderSource(path)
 
 
-async def _close(source: PageSource) -> None:
+async def close_source(source: PageSource) -> None:
+    """Release a source's connections (a REST client has them; an export folder has none)."""
     if isinstance(source, ConfluenceClient):
         await source.aclose()
 

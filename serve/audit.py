@@ -98,6 +98,17 @@ def install_guard(settings: Settings, client: Any) -> Guard:
     return _guard
 
 
+def audit_log() -> AuditLog | None:
+    """This replica's audit log, for entries beyond the request's own (None before set-up)."""
+    return _guard.audit if _guard is not None else None
+
+
+def uninstall_guard() -> None:
+    """Forget this process's guard (in-process tests that build a fresh ingress)."""
+    global _guard
+    _guard = None
+
+
 def admit(request: Request, caller: Principal) -> None:
     """The caller is authenticated: remember them for the audit, then apply their limit."""
     state = request.scope.setdefault("state", {})

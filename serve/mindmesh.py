@@ -27,6 +27,7 @@ from embeddings.pages import apply_page_event
 from embeddings.reindex import (
     ChunkingOptions,
     SourceCredentials,
+    close_source,
     open_source,
     ray_data_embed_stream,
     reindex_space,
@@ -115,9 +116,7 @@ def _run_reindex(settings: Settings, progress: dict[str, Any], indexes: list[Dep
             await jobs.save_progress(prog)
             return prog.public()
         finally:
-            close = getattr(source, "aclose", None)
-            if close is not None:
-                await close()
+            await close_source(source)
         return done.public()
 
     return asyncio.run(main())

@@ -7,7 +7,6 @@ under the memory budget (``index.manager``); a replica that dies comes back from
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -15,10 +14,8 @@ from ray import serve
 
 from config.settings import Settings
 from embeddings.chunking import Chunk
-from index.manager import ShardManager
-from index.snapshot import SnapshotStore
+from index.manager import open_manager
 from serve.observability import init_observability
-from store.dynamo import DynamoTable, make_client
 
 
 @serve.deployment(ray_actor_options={"num_cpus": 0.1}, max_ongoing_requests=100,
@@ -27,11 +24,8 @@ class TenantIndex:
     def __init__(self, settings: Settings, partition: int) -> None:
         init_observability(settings, "tenant-index")
         self.partition = partition
-        table = DynamoTable(make_client(settings), settings.table("Embeddings"),
-                            ThreadPoolExecutor(max_workers=16, thread_name_prefix="snapshots"))
-        self.manager = ShardManager(
-            SnapshotStore(table),
-            memory_budget_bytes=settings.index_memory_budget_mb * 1024 * 1024,
+        self.manager = open_manager(
+            settings, memory_budget_bytes=settings.index_memory_budget_mb * 1024 * 1024
         )
 
     async def upsert_page(self, tenant: str, page_id: str, chunks: list[dict[str, Any]],

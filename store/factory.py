@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from config.settings import Settings
-from store.dynamo import DynamoTable, make_client
+from store.dynamo import make_client
 from store.events import EventLog
 from store.state import DynamoStateStore
 
@@ -32,5 +32,3 @@ def open_stores(settings: Settings, threads: int = 32) -> Stores:
         events=EventLog(client, settings.table("Events"), pool),
     )
 
-
-__all__ = ["DynamoTable", "Stores", "open_stores"]

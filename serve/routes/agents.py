@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from ray.exceptions import RayTaskError
@@ -39,13 +39,6 @@ FORGE_TOKEN_HEADER = "x-forge-oauth-system"
 def known_agent(agent: str) -> None:
     if agent not in AGENTS:
         raise HttpError(404, f"unknown agent {agent!r}; known: {', '.join(sorted(AGENTS))}")
-
-
-def body_limit(request: Request) -> None:
-    limit = get_ctx().settings.max_body_bytes
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise HttpError(413, f"body of {declared} bytes exceeds the limit of {limit}")
 
 
 @router.get("/v1/tenants/{tenant}/agents/{agent}/state")
@@ -89,24 +82,21 @@ async def _run(tenant: str, agent: str, caller: Caller, body: BaseModel) -> JSON
     return JSONResponse(await dispatch(agent, event))
 
 
-LIMITED = [Depends(body_limit)]
-
-
-@router.post("/v1/tenants/{tenant}/agents/CareTrack/run", dependencies=LIMITED,
+@router.post("/v1/tenants/{tenant}/agents/CareTrack/run",
              responses={200: {"model": CareTrackReport}})
 async def run_caretrack(tenant: str, body: CareTrackIn, caller: Caller) -> JSONResponse:
     """Configure CareTrack's rules, add issues to track, and evaluate every rule now."""
     return await _run(tenant, "CareTrack", caller, body)
 
 
-@router.post("/v1/tenants/{tenant}/agents/DealFlow/run", dependencies=LIMITED,
+@router.post("/v1/tenants/{tenant}/agents/DealFlow/run",
              responses={200: {"model": DealFlowPlan}})
 async def run_dealflow(tenant: str, body: DealFlowIn, caller: Caller) -> JSONResponse:
     """Allocate the backlog to the roster by skills, capacity and priority."""
     return await _run(tenant, "DealFlow", caller, body)
 
 
-@router.post("/v1/tenants/{tenant}/agents/RoadmapSmith/run", dependencies=LIMITED,
+@router.post("/v1/tenants/{tenant}/agents/RoadmapSmith/run",
              responses={200: {"model": Roadmap},
                         422: {"description": "The dependencies form a cycle (named)."}})
 async def run_roadmapsmith(tenant: str, body: RoadmapIn, caller: Caller) -> JSONResponse:
@@ -114,7 +104,7 @@ async def run_roadmapsmith(tenant: str, body: RoadmapIn, caller: Caller) -> JSON
     return await _run(tenant, "RoadmapSmith", caller, body)
 
 
-@router.post("/v1/tenants/{tenant}/agents/TaskSmith/run", dependencies=LIMITED)
+@router.post("/v1/tenants/{tenant}/agents/TaskSmith/run")
 async def run_tasksmith(tenant: str, body: EpicIn, caller: Caller) -> JSONResponse:
     """Propose subtasks for an epic, as if it had arrived by event."""
     require_tenant(tenant, caller)
@@ -152,9 +142,9 @@ def _audit_created(request: Request, caller: Principal) -> Callable[[str, str],
     request_id = str(request.scope.get("state", {}).get("clinisight_request_id", ""))
 
     async def record(proposal_id: str, key: str) -> None:
-        guard = boundary._guard  # this replica's audit log, set up by the ingress
-        if guard is not None:
-            await guard.audit.append(
+        audit = boundary.audit_log()
+        if audit is not None:
+            await audit.append(
                 caller.tenant, actor=caller.account, action="jira.create_issue",
                 resource=f"jira:{key}#proposal={proposal_id}", request_id=request_id,
                 outcome="ok", status=201)

@@ -25,15 +25,12 @@ log = logging.getLogger("clinisight.ingress")
 router = APIRouter(tags=["events"])
 
 
-def _check_declared_size(request: Request, limit: int) -> None:
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise HttpError(413, f"body of {declared} bytes exceeds the limit of {limit}")
-
-
 async def read_body(request: Request, limit: int) -> bytes:
-    """The request body, refused with 413 as soon as it passes ``limit``."""
-    _check_declared_size(request, limit)
+    """The request body, refused with 413 as soon as it passes ``limit``.
+
+    A declared ``content-length`` over the limit is refused before any route runs (by
+    ``serve.audit.AuditMiddleware``); this catches bodies that declare none (chunked).
+    """
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
@@ -77,7 +74,6 @@ async def _dispatch(ctx: IngressContext, tenant: str, event_id: str) -> None:
 async def forge_event(request: Request) -> JSONResponse:
     """A Forge Remote product event, authenticated by its Forge Invocation Token."""
     ctx = get_ctx()
-    _check_declared_size(request, ctx.settings.max_body_bytes)
     caller = await principal(request)
     payload = parse_json(await read_body(request, ctx.settings.max_body_bytes))
     parsed = validate(ForgeEventIn, payload)

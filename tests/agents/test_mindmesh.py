@@ -4,7 +4,6 @@ snapshots), the real embedding model, and Claude as a local Messages API server.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -19,9 +18,7 @@ from embeddings.confluence import FolderSource
 from embeddings.embedder import Embedder, make_embedder
 from embeddings.jobs import JobStore, ReindexProgress
 from embeddings.reindex import reindex_space
-from index.manager import ShardManager
-from index.snapshot import SnapshotStore
-from store.dynamo import DynamoTable, make_client
+from index.manager import ShardManager, open_manager
 from store.factory import Stores
 from tests.utils.anthropic import tool_use_reply
 from tests.utils.http import Recorded, Reply, ScriptedServer
@@ -53,9 +50,7 @@ def embedder() -> Embedder:
 
 @pytest.fixture
 async def retriever(settings: Settings, stores: Stores, embedder: Embedder) -> ShardRetriever:
-    table = DynamoTable(make_client(settings), settings.table("Embeddings"),
-                        ThreadPoolExecutor(max_workers=4))
-    manager = ShardManager(SnapshotStore(table))
+    manager = open_manager(settings, threads=4)
 
     def stream(texts: Sequence[str]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         yield np.arange(len(texts)), embedder.encode(list(texts))

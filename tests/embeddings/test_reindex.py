@@ -4,7 +4,6 @@ model, a real shard manager snapshotting to DynamoDB (dynalite)."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -17,9 +16,7 @@ from embeddings.confluence import FolderSource
 from embeddings.embedder import Embedder, make_embedder
 from embeddings.jobs import JobStore, ReindexProgress
 from embeddings.reindex import ChunkingOptions, EmbedStream, reindex_space
-from index.manager import ShardManager
-from index.snapshot import SnapshotStore
-from store.dynamo import DynamoTable, make_client
+from index.manager import ShardManager, open_manager
 from store.factory import Stores
 from tests.utils.servers import SHARED
 
@@ -44,9 +41,7 @@ def local_stream(embedder: Embedder, die_at: float | None = None) -> EmbedStream
 
 
 def manager(settings: Settings) -> ShardManager:
-    table = DynamoTable(make_client(settings), settings.table("Embeddings"),
-                        ThreadPoolExecutor(max_workers=4))
-    return ShardManager(SnapshotStore(table))
+    return open_manager(settings, threads=4)
 
 
 class FailingWriter(ShardManager):

@@ -59,4 +59,4 @@ class InProcessIngress:
 
     async def aclose(self) -> None:
         await self.client.aclose()
-        boundary._guard = None
+        boundary.uninstall_guard()
