@@ -170,3 +170,41 @@ def markdown_table(header: Sequence[str], rows: Sequence[Sequence[object]], alig
     lines = ["| " + " | ".join(header) + " |", "|" + "|".join(marks) + "|"]
     lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
+
+
+RESULTS = ROOT / "benchmarks" / "results"
+
+
+@dataclass(frozen=True)
+class Target:
+    """One of the issue's targets, as measured: ``met`` is None when it could not be measured."""
+
+    name: str  # what is measured, e.g. "intake p99 at 100 connections"
+    goal: str  # the target as written, e.g. "≤ 100 ms"
+    value: str  # the measured figure with its unit, e.g. "41 ms"
+    met: bool | None
+
+
+def write_result(name: str, figures: Mapping[str, object], targets: Sequence[Target],
+                 command: str) -> Path:
+    """Write ``benchmarks/results/<name>.json``: the figures ``benchmarks/report.py`` plots.
+
+    ``figures`` is the benchmark's own data (JSON-serialisable); ``targets`` the issue targets it
+    checks. The machine, its load average and the time are added here, so every result says
+    under what conditions it was taken.
+    """
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    doc = {
+        "name": name,
+        "command": command,
+        "when": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "machine": machine_info(),
+        "load_average_end": load_average(),
+        "figures": figures,
+        "targets": [t.__dict__ for t in targets],
+    }
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(doc, indent=1, default=str))
+    os.replace(tmp, path)
+    return path
