@@ -3,11 +3,18 @@
 Reasoning (which may take a Claude round trip) happens before the state is touched; only the
 merge of its result into state runs inside ``update_state``, which re-reads and retries when a
 concurrent writer won the version race. So no update is lost and no LLM call is repeated.
+
+Writers of one tenant's state take turns within a replica (a lock per tenant), so a burst of one
+tenant's events costs one read and one write each instead of a storm of version conflicts;
+writers in other replicas are still caught by the version check and retried after a jittered,
+growing pause.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import random
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar
@@ -26,6 +33,7 @@ In = TypeVar("In", bound=BaseModel)
 Out = TypeVar("Out", bound=BaseModel)
 
 MAX_CONFLICT_RETRIES = 20
+CONFLICT_PAUSE_S = 0.01  # first retry pause; doubles per conflict, capped at 1 s, jittered
 
 
 class Agent(ABC):
@@ -35,6 +43,7 @@ class Agent(ABC):
         self.state = state
         self.reasoner = reasoner or OfflineReasoner()
         self._offline = OfflineReasoner()
+        self._writers: dict[str, asyncio.Lock] = {}  # tenant -> this replica's write turn
 
     @abstractmethod
     async def handle_event(self, event: AgentEvent) -> dict[str, Any]:
@@ -47,17 +56,21 @@ class Agent(ABC):
         self, tenant: str, change: Callable[[dict[str, Any]], R]
     ) -> tuple[R, StateRecord]:
         """Apply ``change`` (which mutates the state dict) and save, retrying on conflict."""
-        for _ in range(MAX_CONFLICT_RETRIES):
-            current = await self.state.get(tenant, self.name)
-            data = current.data if current else {}
-            outcome = change(data)
-            try:
-                saved = await self.state.save(
-                    tenant, self.name, data, expected_version=current.version if current else 0
-                )
-            except VersionConflict:
-                continue
-            return outcome, saved
+        async with self._writers.setdefault(tenant, asyncio.Lock()):
+            for attempt in range(MAX_CONFLICT_RETRIES):
+                current = await self.state.get(tenant, self.name)
+                data = current.data if current else {}
+                outcome = change(data)
+                try:
+                    saved = await self.state.save(
+                        tenant, self.name, data,
+                        expected_version=current.version if current else 0,
+                    )
+                except VersionConflict:  # another replica wrote first
+                    pause = min(1.0, CONFLICT_PAUSE_S * 2**attempt)
+                    await asyncio.sleep(random.uniform(pause / 2, pause))  # noqa: S311
+                    continue
+                return outcome, saved
         raise VersionConflict(f"{tenant}/{self.name}", None)
 
     async def reason(self, request: ReasoningRequest[In, Out]) -> tuple[Out, str, str | None]:
