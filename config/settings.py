@@ -38,6 +38,10 @@ class Settings(BaseSettings):
     # HTTP
     http_host: str = "127.0.0.1"
     http_port: int = 8000
+    # Ingress replicas on a local stack (a cluster sets them in its Serve config). Each is a
+    # Python process: one per core serving HTTP is what intake throughput needs (see
+    # benchmarks/reports/intake.md).
+    ingress_replicas: int = Field(1, ge=1, le=64)
     max_body_bytes: int = Field(1_000_000, gt=0)
 
     # DynamoDB: no endpoint and no AWS credentials means "start a local dynalite".
@@ -97,12 +101,18 @@ class Settings(BaseSettings):
     chunk_overlap: int = Field(80, ge=0)
     index_partitions: int = Field(2, ge=1, le=64)
     index_memory_budget_mb: int = Field(1024, ge=16)
-    reindex_snapshot_every: int = Field(50, ge=1)
+    # A running reindex snapshots the shard this often (and less often when snapshots grow
+    # costly: embeddings.snapshot_policy), and once at its end.
+    reindex_snapshot_interval_s: float = Field(30.0, ge=0)
     confluence_email: str | None = None
     confluence_api_token: SecretStr | None = None
     confluence_api: str = Field("v2", pattern=r"^v[12]$")
 
-    # Event processing
+    # Event processing. dispatch_on_accept: the ingress hands each new event to the
+    # orchestrator at once (push); False leaves accepted events in the event log for the
+    # orchestrator's re-drive to pull, which the intake benchmark uses to measure acceptance
+    # alone.
+    dispatch_on_accept: bool = True
     event_lease_s: float = Field(120.0, gt=0)
     redrive_interval_s: float = Field(30.0, gt=0)
 

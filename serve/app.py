@@ -37,7 +37,10 @@ def build_app(settings: Settings) -> Application:
     orchestrator = _d(Orchestrator).bind(settings, agents)
     # CareTrack's scheduled sweep; the ingress holds every agent for POST …/agents/{a}/run.
     sweeper = _d(Sweeper).bind(settings, agents["CareTrack"])
-    return _d(Ingress).bind(settings, orchestrator, {**agents, "Sweeper": sweeper})
+    ingress = _d(Ingress)
+    if settings.ingress_replicas != 1:  # left unset otherwise, as `serve build` writes it
+        ingress = ingress.options(num_replicas=settings.ingress_replicas)
+    return ingress.bind(settings, orchestrator, {**agents, "Sweeper": sweeper})
 
 
 def __getattr__(name: str) -> Application:

@@ -28,7 +28,7 @@ class IngressContext:
     stores: Stores
     fit: FitVerifier
     jira_secrets: dict[str, str]
-    orchestrator: DeploymentHandle
+    orchestrator: DeploymentHandle | None  # None only outside Serve (the intake ceiling)
     handles: dict[str, DeploymentHandle] = field(default_factory=dict)
     inflight: set[asyncio.Task[Any]] = field(default_factory=set)
 

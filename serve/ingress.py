@@ -30,21 +30,32 @@ class Ingress:
     def __init__(self, settings: Settings, orchestrator: DeploymentHandle,
                  handles: dict[str, DeploymentHandle]) -> None:
         init_observability(settings, "ingress")
-        stores = open_stores(settings)
-        install_guard(settings, stores.client)
-        set_context(
-            IngressContext(
-                settings=settings,
-                stores=stores,
-                fit=FitVerifier(
-                    settings.forge_app_id,
-                    JwksSource(settings.forge_jwks_url, settings.forge_jwks_file,
-                               settings.jwks_cache_seconds),
-                ),
-                jira_secrets={
-                    t: s.get_secret_value() for t, s in settings.jira_webhook_secrets.items()
-                },
-                orchestrator=orchestrator,
-                handles=handles,
-            )
+        init_context(settings, orchestrator, handles)
+
+
+def init_context(settings: Settings, orchestrator: DeploymentHandle | None,
+                 handles: dict[str, DeploymentHandle]) -> None:
+    """Set up this process's ingress: stores, audit guard, token verifier, secrets.
+
+    The Serve replica calls it; so does the intake benchmark's plain-uvicorn ceiling
+    (``benchmarks/plain_ingress.py``), which serves this same ``app`` outside Ray Serve with
+    ``orchestrator=None`` and ``dispatch_on_accept`` off.
+    """
+    stores = open_stores(settings)
+    install_guard(settings, stores.client)
+    set_context(
+        IngressContext(
+            settings=settings,
+            stores=stores,
+            fit=FitVerifier(
+                settings.forge_app_id,
+                JwksSource(settings.forge_jwks_url, settings.forge_jwks_file,
+                           settings.jwks_cache_seconds),
+            ),
+            jira_secrets={
+                t: s.get_secret_value() for t, s in settings.jira_webhook_secrets.items()
+            },
+            orchestrator=orchestrator,
+            handles=handles,
         )
+    )

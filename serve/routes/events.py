@@ -12,6 +12,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from ray.serve.handle import DeploymentHandle
 
 from serve.audit import admit
 from serve.auth import Principal, verify_jira_signature
@@ -52,8 +53,9 @@ async def accept(
     record, created = await ctx.stores.events.record(
         tenant, event_id, source, event_type, payload, status
     )
-    if created and status is EventStatus.ACCEPTED:
-        ctx.spawn(_dispatch(ctx, tenant, event_id))
+    orchestrator = ctx.orchestrator if ctx.settings.dispatch_on_accept else None
+    if created and status is EventStatus.ACCEPTED and orchestrator is not None:
+        ctx.spawn(_dispatch(orchestrator, tenant, event_id))
     log.info("event %s tenant=%s type=%s status=%s new=%s",
              event_id, tenant, event_type, record.status.value, created)
     return JSONResponse(
@@ -62,9 +64,9 @@ async def accept(
     )
 
 
-async def _dispatch(ctx: IngressContext, tenant: str, event_id: str) -> None:
+async def _dispatch(orchestrator: DeploymentHandle, tenant: str, event_id: str) -> None:
     try:
-        await ctx.orchestrator.process.remote(tenant, event_id)
+        await orchestrator.process.remote(tenant, event_id)
     except Exception as exc:  # the event stays unfinished; re-drive picks it up
         log.warning("dispatch of %s failed (%s); left for re-drive", event_id,
                     type(exc).__name__)

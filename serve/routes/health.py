@@ -24,6 +24,8 @@ async def healthz() -> JSONResponse:
     except (StoreError, TimeoutError) as exc:
         checks["dynamodb"] = f"error: {type(exc).__name__}"
     try:
+        if ctx.orchestrator is None:
+            raise LookupError("no orchestrator in this process")
         checks.update(await asyncio.wait_for(ctx.orchestrator.health.remote(), timeout=10))
     except Exception as exc:
         checks["orchestrator"] = f"error: {type(exc).__name__}"

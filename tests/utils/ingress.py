@@ -41,7 +41,7 @@ class InProcessIngress:
             settings=settings, stores=self.stores,
             fit=FitVerifier(APP_ID, JwksSource(None, jwks_file)),
             jira_secrets=jira_secrets or {},
-            orchestrator=None,  # type: ignore[arg-type] # only accepted events dispatch
+            orchestrator=None,  # no Serve here: accepted events wait for a re-drive
         ))
         self.client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                         base_url="http://ingress", timeout=30)
