@@ -55,5 +55,25 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 
+# `make bench`: every benchmark of issue #7 in turn (about an hour on 2 cores; the 1M-vector
+# search alone takes ~15 min and ~10 GB), then benchmarks/report.md with its plots. Benchmarks
+# print figures and write reports; they are not tests. wrk comes from Debian.
+BENCH_STAMP := $(VENV)/.bench-installed
+
+$(BENCH_STAMP): $(PY_STAMP)
+	$(PY) -m pip install -q -e ".[dev,bench]"
+	command -v wrk >/dev/null || apt-get install -y -q wrk || sudo apt-get install -y -q wrk
+	touch $@
+
+bench: install $(BENCH_STAMP)
+	$(PY) benchmarks/intake_bench.py $(INTAKE_ARGS)
+	$(PY) benchmarks/e2e_bench.py
+	$(PY) benchmarks/embed_bench.py
+	$(PY) benchmarks/search_bench.py --million
+	$(PY) benchmarks/reindex_bench.py
+	$(PY) benchmarks/state_bench.py
+	$(PY) benchmarks/report.py > /dev/null
+	@echo "wrote benchmarks/report.md"
+
 clean:
 	rm -rf $(VENV) node_modules forge-app/node_modules
