@@ -42,6 +42,11 @@ class Settings(BaseSettings):
     # Python process: one per core serving HTTP is what intake throughput needs (see
     # benchmarks/reports/intake.md).
     ingress_replicas: int = Field(1, ge=1, le=64)
+    # Ray Serve's throughput-optimised mode for the local stack (RAY_SERVE_THROUGHPUT_OPTIMIZED:
+    # direct ingress, gRPC between Serve processes, user code on the replica's own loop, no
+    # per-request log to stderr). Webhook intake measured 55% -> 95% of the same app under plain
+    # uvicorn with it (benchmarks/reports/intake.md). An explicit RAY_SERVE_* variable wins.
+    serve_throughput_optimized: bool = True
     max_body_bytes: int = Field(1_000_000, gt=0)
 
     # DynamoDB: no endpoint and no AWS credentials means "start a local dynalite".
@@ -96,7 +101,10 @@ class Settings(BaseSettings):
     model_cache_dir: Path | None = None  # exported ONNX models; default <data_dir>/models
     embed_threads: int = Field(2, ge=1)
     embed_actor_cpus: float = Field(0.5, gt=0)
-    embed_batch_size: int = Field(64, ge=1)
+    # Texts per Ray Data batch of a reindex. The embedder sorts a batch by length before it
+    # cuts model batches of 64, so a larger one pads less: 64 cost 13% more model CPU than
+    # one sort over all texts, 256 about 5% (benchmarks/reports/reindex.md).
+    embed_batch_size: int = Field(256, ge=1)
     chunk_max_chars: int = Field(600, ge=100)
     chunk_overlap: int = Field(80, ge=0)
     index_partitions: int = Field(2, ge=1, le=64)

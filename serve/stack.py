@@ -114,6 +114,11 @@ class LocalStack:
         return settings.model_copy(update={"dynamodb_endpoint": url})
 
     def _start_serve(self, settings: Settings) -> None:
+        if settings.serve_throughput_optimized:
+            # Read by every Serve process when it imports Ray Serve: set before this process
+            # imports it and before Ray starts the others (they inherit this environment),
+            # never over a value the operator gave.
+            os.environ.setdefault("RAY_SERVE_THROUGHPUT_OPTIMIZED", "1")
         import ray
         from ray import serve
 
