@@ -59,10 +59,16 @@ lint: install
 # search alone takes ~15 min and ~10 GB), then benchmarks/report.md with its plots. Benchmarks
 # print figures and write reports; they are not tests. wrk comes from Debian.
 BENCH_STAMP := $(VENV)/.bench-installed
+# The shipped settings at every level, then two other Serve configurations at 100 connections:
+# Ray Serve's defaults, and HAProxy in front of two ingress replicas.
+INTAKE_ARGS ?= --paced-delay-ms 1000 --variant 'shipped:' \
+	--variant 'serve-defaults:CLINISIGHT_SERVE_THROUGHPUT_OPTIMIZED=false' \
+	--variant 'haproxy-2-replicas:RAY_SERVE_ENABLE_HA_PROXY=1,CLINISIGHT_INGRESS_REPLICAS=2'
 
 $(BENCH_STAMP): $(PY_STAMP)
 	$(PY) -m pip install -q -e ".[dev,bench]"
 	command -v wrk >/dev/null || apt-get install -y -q wrk || sudo apt-get install -y -q wrk
+	command -v haproxy >/dev/null || apt-get install -y -q haproxy || sudo apt-get install -y -q haproxy
 	touch $@
 
 bench: install $(BENCH_STAMP)
