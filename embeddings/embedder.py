@@ -5,9 +5,8 @@ use; ``make_embedder`` picks an implementation:
 
 * ``TorchEmbedder`` ("torch"): sentence-transformers on the bundled model, fp32. The reference.
 * ``OnnxInt8Embedder`` ("onnx-int8"): the same transformer exported to ONNX once per cache
-  directory (the torch.export-based exporter, mean pooling and L2 normalisation inside the
-  graph), its weight matrices quantized to int8 per output channel by onnxruntime's dynamic
-  quantization (all but the feed-forward output ones), run with onnxruntime.
+  directory, its weight matrices quantized to int8 (``embeddings.onnx_export`` has the recipe
+  and why), run with onnxruntime.
 
 Both follow the model card's pipeline: the bundled WordPiece tokenizer, truncation at 256 tokens
 (``MAX_SEQ_LENGTH``, sentence_bert_config.json; the bundled tokenizer.json itself says 128 and
@@ -21,17 +20,17 @@ Nothing is loaded at import time: Ray replicas import this module in other proce
 from __future__ import annotations
 
 import hashlib
-import logging
 import os
 import tempfile
 import threading
-import warnings
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, get_args
 
 import numpy as np
+
+from embeddings import onnx_export
 
 if TYPE_CHECKING:
     from tokenizers import Tokenizer
@@ -53,23 +52,16 @@ __all__ = [
 
 Backend = Literal["torch", "onnx-int8"]
 
-log = logging.getLogger(__name__)
-
 MODEL_NAME = "all-MiniLM-L6-v2"
 EMBEDDING_DIM = 384
 MAX_SEQ_LENGTH = 256
 
 # int8 is the default only if its dense nDCG@10 on the SciFact subset stays within 0.01 of
-# fp32's. Measured: 0.8162 against 0.8221 (all 100 queries), at 2.4-3.0x fp32's tokens/s on
-# 32-token texts and 1.7-1.9x on 256-token ones, over several runs on a shared 2-core machine
-# (benchmarks/reports/retrieval.md and embedding.md).
+# fp32's. Measured with the current recipe (embeddings.onnx_export): 0.8153 against 0.8221
+# (all 100 queries; 3 of them changed), at 3.4x fp32's tokens/s on 256-token texts and
+# 3.0-6.3x on 32-token ones (two runs), side by side on a shared 2-core machine
+# (benchmarks/reports/embedding.md).
 DEFAULT_BACKEND: Backend = "onnx-int8"
-
-# Part of the cached file's name: change it whenever the export or quantization recipe changes,
-# so that no process keeps using a model built the old way.
-_EXPORT_RECIPE = "mean-l2-in-graph/torch.export/opset20/int8-dynamic-per-channel/fp32-ffn-out/v2"
-_INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
-_OUTPUT_NAME = "sentence_embedding"
 
 
 def bundled_model_dir() -> Path:
@@ -171,6 +163,16 @@ class OnnxInt8Embedder(Embedder):
     ones, and under dynamic quantization their activations widen the range that one int8
     scale must cover. (Padding a 3-token text to 35 tokens took its cosine to fp32 from 0.987
     to 0.975.) Padding also costs time. The rows come back in the caller's order.
+
+    Two session settings, both measured (benchmarks/reports/embedding.md). onnxruntime's
+    SkipLayerNormFusion is disabled: its fused kernel (contrib_ops/cpu/skip_layer_norm.cc in
+    onnxruntime 1.32, a scalar loop with a division per element) took 24 ms where the Add and
+    LayerNormalization it replaces took 5 ms on a (64, 256, 384) tensor; without it the whole
+    model runs 15-20% faster. Idle worker threads do not spin: the cores are shared (Ray
+    actors, FAISS, other replicas), and a spinning thread holds a core that a thread with work
+    could use. Under load, batches ran as fast or faster without spinning (median over 9
+    interleaved repetitions: the same tokens/s on 256-token texts, 1.6x on 32-token ones); a
+    single query took about 0.4 ms longer (2.8 ms against 2.3 ms).
     """
 
     def __init__(
@@ -186,8 +188,12 @@ class OnnxInt8Embedder(Embedder):
         options.inter_op_num_threads = 1
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self._session = ort.InferenceSession(
-            str(self.model_path), options, providers=["CPUExecutionProvider"]
+            str(self.model_path),
+            options,
+            providers=["CPUExecutionProvider"],
+            disabled_optimizers=["SkipLayerNormFusion"],
         )
 
     @property
@@ -209,8 +215,8 @@ class OnnxInt8Embedder(Embedder):
                 ids[j, :n] = encodings[i].ids
                 mask[j, :n] = 1
                 types[j, :n] = encodings[i].type_ids
-            feed = dict(zip(_INPUT_NAMES, (ids, mask, types), strict=True))
-            out[rows] = self._session.run([_OUTPUT_NAME], feed)[0]
+            feed = dict(zip(onnx_export.INPUT_NAMES, (ids, mask, types), strict=True))
+            out[rows] = self._session.run([onnx_export.OUTPUT_NAME], feed)[0]
         return out
 
 
@@ -231,7 +237,7 @@ def _batches(lengths: Sequence[int], batch_size: int) -> list[list[int]]:
 
 
 def _fingerprint(model_dir: Path) -> str:
-    digest = hashlib.sha256(_EXPORT_RECIPE.encode())
+    digest = hashlib.sha256(onnx_export.RECIPE.encode())
     for name in ("config.json", "model.safetensors"):
         with open(model_dir / name, "rb") as f:
             for block in iter(lambda: f.read(1 << 20), b""):
@@ -250,7 +256,8 @@ def ensure_onnx_int8(cache_dir: Path, model_dir: Path | None = None) -> Path:
 
     Safe with concurrent callers (replicas, actor-pool workers starting together): one exports
     under a file lock while the others wait, and the file appears by an atomic rename, so no
-    reader ever sees half of it. The name carries a fingerprint of the weights and the recipe.
+    reader ever sees half of it. The name carries a fingerprint of the weights and the recipe
+    (``embeddings.onnx_export.RECIPE``).
     """
     from filelock import FileLock  # a dependency of torch
 
@@ -263,118 +270,10 @@ def ensure_onnx_int8(cache_dir: Path, model_dir: Path | None = None) -> Path:
         if target.exists():  # another process finished while this one waited
             return target
         with tempfile.TemporaryDirectory(dir=target.parent, prefix=".export-") as tmp:
-            fp32_path = Path(tmp) / "model.fp32.onnx"
             int8_path = Path(tmp) / "model.int8.onnx"
-            _export_fp32(model_dir, fp32_path)
-            _quantize(fp32_path, int8_path)
+            onnx_export.build_int8(model_dir, int8_path)
             os.replace(int8_path, target)
     return target
-
-
-def _export_fp32(model_dir: Path, path: Path) -> None:
-    import torch
-    from transformers import AutoModel
-
-    class MeanPooled(torch.nn.Module):
-        """BERT, then sentence-transformers' Pooling(mean) and Normalize, in one graph."""
-
-        def __init__(self, bert: torch.nn.Module) -> None:
-            super().__init__()
-            self.bert = bert
-
-        def forward(
-            self,
-            input_ids: torch.Tensor,
-            attention_mask: torch.Tensor,
-            token_type_ids: torch.Tensor,
-        ) -> torch.Tensor:
-            tokens = self.bert(
-                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
-            ).last_hidden_state
-            mask = attention_mask.unsqueeze(-1).to(tokens.dtype)
-            mean = (tokens * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-            return torch.nn.functional.normalize(mean, p=2.0, dim=1)
-
-    bert = AutoModel.from_pretrained(str(model_dir), local_files_only=True)
-    module = MeanPooled(bert).eval()
-    # Batch 2 and uneven lengths, so that no dimension is specialised to 0/1 by torch.export.
-    example = tuple(
-        torch.tensor(rows, dtype=torch.int64)
-        for rows in (
-            [[101, 7592, 2088, 102, 0], [101, 1037, 2936, 6251, 102]],
-            [[1, 1, 1, 1, 0], [1, 1, 1, 1, 1]],
-            [[0, 0, 0, 0, 0], [0, 0, 0, 0, 0]],
-        )
-    )
-    dynamic = torch.export.Dim.DYNAMIC
-    quiet = logging.getLogger("torch.onnx")
-    level = quiet.level
-    with warnings.catch_warnings(), torch.inference_mode(False):
-        # torch 2.13's own exporter deep-copies pytree specs through a deprecated LeafSpec
-        # path; the warning is about torch's internals, not about this call.
-        warnings.filterwarnings(
-            "ignore",
-            message=r"`isinstance\(treespec, LeafSpec\)` is deprecated",
-            category=FutureWarning,
-        )
-        quiet.setLevel(logging.ERROR)  # "torchvision is not installed" notes, one per op
-        try:
-            torch.onnx.export(
-                module,
-                example,
-                str(path),
-                dynamo=True,
-                input_names=list(_INPUT_NAMES),
-                output_names=[_OUTPUT_NAME],
-                dynamic_shapes={name: {0: dynamic, 1: dynamic} for name in _INPUT_NAMES},
-                external_data=False,
-                optimize=True,
-                verbose=False,
-            )
-        finally:
-            quiet.setLevel(level)
-
-
-class _DropPreprocessAdvice(logging.Filter):
-    # onnxruntime's quantizer advises quant_pre_process on the root logger; its symbolic shape
-    # inference fails on this graph ("Incomplete symbolic shape inference"), so it is skipped.
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "pre-processing before quantization" not in record.getMessage()
-
-
-def _quantize(fp32_path: Path, int8_path: Path) -> None:
-    import onnx
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    # Per-channel weight scales: with one scale per matrix, cosine to fp32 fell to 0.90-0.95
-    # on some sentences (Korean among them). The feed-forward output matmuls (fed by GELU) stay
-    # fp32: their inputs have the outliers known from BERT quantization (Bondarenko et al.,
-    # "Understanding and Overcoming the Challenges of Efficient Transformer Quantization",
-    # 2021), which one per-tensor uint8 scale resolves badly; keeping these 6 of 36 weight
-    # matmuls in fp32 raised the worst cosine to fp32 from 0.984 to 0.993 on sample texts,
-    # for about 10% of the int8 speed.
-    graph = onnx.load(str(fp32_path), load_external_data=False).graph
-    producer = {output: node.op_type for node in graph.node for output in node.output}
-    after_gelu = [
-        node.name
-        for node in graph.node
-        if node.op_type == "MatMul" and producer.get(node.input[0]) == "Gelu"
-    ]
-    if not after_gelu:  # an exporter that spells GELU otherwise: still correct, less accurate
-        log.warning("No GELU-fed MatMul found in %s; quantizing every weight matmul", fp32_path)
-    drop = _DropPreprocessAdvice()
-    root = logging.getLogger()
-    root.addFilter(drop)
-    try:
-        quantize_dynamic(
-            fp32_path,
-            int8_path,
-            weight_type=QuantType.QInt8,
-            per_channel=True,
-            nodes_to_exclude=after_gelu,
-        )
-    finally:
-        root.removeFilter(drop)
 
 
 _cache: dict[tuple[Any, ...], Embedder] = {}

@@ -8,9 +8,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
+import onnx
 import pytest
 from filelock import FileLock
 
+from embeddings import onnx_export
 from embeddings.embedder import (
     EMBEDDING_DIM,
     MAX_SEQ_LENGTH,
@@ -41,7 +43,7 @@ def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def int8(model_cache: Path) -> OnnxInt8Embedder:
-    """Exports and quantizes into this session's own cache dir (about 10 s), once."""
+    """Exports and quantizes into this session's own cache dir (15-20 s), once."""
     return OnnxInt8Embedder(model_cache, threads=2)
 
 
@@ -108,6 +110,43 @@ def test_tokens_are_counted_as_sentence_transformers_tokenizes(fp32: TorchEmbedd
 def test_int8_agrees_with_fp32(fp32: TorchEmbedder, int8: OnnxInt8Embedder) -> None:
     cosines = (fp32.encode(VARIED) * int8.encode(VARIED)).sum(axis=1)
     assert cosines.min() > 0.98, dict(zip(VARIED, cosines.round(4).tolist(), strict=True))
+
+
+def test_padded_batches_agree_with_texts_alone(fp32: TorchEmbedder,
+                                               int8: OnnxInt8Embedder) -> None:
+    # Lengths within 75% of each other share a batch, so the shorter ones are padded: their
+    # padded positions must neither leak into their vectors nor turn them into NaN.
+    texts = [" ".join(["glucose"] * n) for n in (40, 36, 33, 31)]
+    batched = int8.encode(texts)
+    assert np.isfinite(batched).all()
+    alone = np.vstack([int8.encode([t]) for t in texts])
+    assert (batched * alone).sum(axis=1).min() > 0.995
+    assert (batched * fp32.encode(texts)).sum(axis=1).min() > 0.98
+
+
+def test_the_int8_graph_follows_the_recipe(int8: OnnxInt8Embedder) -> None:
+    # What makes long texts fast: attention as one op per layer (not MatMul, Softmax, IsNaN and
+    # Where over (batch, heads, n, n) tensors); int8 for every weight matrix, the GELU-fed
+    # ones in 8-bit blocks; embedding tables left fp32.
+    graph = onnx.load(str(int8.model_path)).graph
+    ops = [node.op_type for node in graph.node]
+    assert ops.count("Attention") == 6
+    assert ops.count("MatMulInteger") == 30
+    assert ops.count("MatMulNBits") == 6
+    assert "IsNaN" not in ops and "Softmax" not in ops
+    weights = {init.name for init in graph.initializer}
+    assert not [n.name for n in graph.node if n.op_type == "MatMul" and n.input[1] in weights]
+    producer = {out: node.op_type for node in graph.node for out in node.output}
+    gelu_fed = [n for n in graph.node if n.op_type == "MatMulNBits"]
+    assert all(producer[n.input[0]] == "Gelu" for n in gelu_fed)
+
+
+def test_the_cache_key_follows_the_recipe(tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    before = onnx_int8_path(tmp_path)
+    monkeypatch.setattr(onnx_export, "RECIPE", onnx_export.RECIPE + "/changed")
+    assert onnx_int8_path(tmp_path) != before
+    assert onnx_int8_path(tmp_path).parent == before.parent == tmp_path
 
 
 def test_onnx_export_is_cached(model_cache: Path, int8: OnnxInt8Embedder) -> None:
