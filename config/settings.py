@@ -102,9 +102,10 @@ class Settings(BaseSettings):
     embed_threads: int = Field(2, ge=1)
     embed_actor_cpus: float = Field(0.5, gt=0)
     # Texts per Ray Data batch of a reindex. The embedder sorts a batch by length before it
-    # cuts model batches of 64, so a larger one pads less: 64 cost 13% more model CPU than
-    # one sort over all texts, 256 about 5% (benchmarks/reports/reindex.md).
-    embed_batch_size: int = Field(256, ge=1)
+    # cuts model batches of 64, so a larger one pads less: the job's embedding actor spent
+    # 15-16% more CPU than one sort over all texts with 64 or 256, 6% with 1024
+    # (benchmarks/reindex_bench.py, CPU seconds per process).
+    embed_batch_size: int = Field(1024, ge=1)
     chunk_max_chars: int = Field(600, ge=100)
     chunk_overlap: int = Field(80, ge=0)
     index_partitions: int = Field(2, ge=1, le=64)

@@ -37,6 +37,9 @@ class ReindexProgress(BaseModel):
     removed: int = 0
     chunks: int = 0
     failures: list[dict[str, str]] = Field(default_factory=list)
+    # Wall seconds by stage (listing, chunking, waiting for embeddings, upserts, snapshots,
+    # bookkeeping): where a job's time went.
+    stages: dict[str, float] = Field(default_factory=dict)
     error: str | None = None
     started_at: str = Field(default_factory=now)
     finished_at: str | None = None

@@ -1,10 +1,12 @@
 """Reindexing a Confluence space into the tenant's index, and applying single-page changes.
 
 Pipeline: pages → text → PHI redaction → chunks → embeddings (Ray Data ``map_batches`` on an
-actor pool) → shard upsert → snapshot. Incremental: a page whose version is already indexed is
-skipped; pages gone from the space are removed. Resumable: page versions are recorded only after
-a snapshot that contains them, so a job that dies midway loses nothing and a rerun redoes only
-what was not yet durable. A page that fails is reported and the rest go on.
+actor pool) → shard upserts, a batch of pages per call → snapshots, by time
+(``embeddings.snapshot_policy``) and at the end. Incremental: a page whose version is already
+indexed is skipped; pages gone from the space are removed. Resumable: page versions are recorded
+only after a snapshot that holds them (``embeddings.reindex_sink``), so a job that dies midway
+loses nothing and a rerun redoes only what was not yet durable. A page that fails is reported
+and the rest go on. The job's progress keeps the wall time of each stage (``stages``).
 """
 
 from __future__ import annotations
@@ -14,12 +16,12 @@ import logging
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 from pydantic import SecretStr
 
-from embeddings.chunking import Chunk, ConfluencePage, chunk_page
+from embeddings.chunking import ConfluencePage, chunk_page
 from embeddings.confluence import (
     ApiTokenAuth,
     ConfluenceClient,
@@ -29,22 +31,13 @@ from embeddings.confluence import (
     PageSource,
 )
 from embeddings.jobs import JobStore, ReindexProgress, now
+from embeddings.reindex_sink import DurableSink, IndexWriter, PageAssembler, StageClock, fail
+from embeddings.snapshot_policy import SnapshotPolicy
 
 log = logging.getLogger(__name__)
 
 Redact = Callable[[str], str]
 EmbedStream = Callable[[Sequence[str]], Iterator[tuple[np.ndarray, np.ndarray]]]
-
-
-class IndexWriter(Protocol):
-    """Where chunks and their vectors go: the tenant's shard, wherever it lives."""
-
-    async def upsert_page(self, tenant: str, page_id: str, chunks: list[Chunk],
-                          vectors: np.ndarray) -> None: ...
-
-    async def delete_page(self, tenant: str, page_id: str) -> None: ...
-
-    async def snapshot(self, tenant: str) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -134,10 +127,11 @@ async def reindex_space(
     embed_stream: EmbedStream,
     redact: Redact,
     chunking: ChunkingOptions = ChunkingOptions(),
-    snapshot_every: int = 50,
+    snapshots: SnapshotPolicy | None = None,
     on_progress: Callable[[ReindexProgress], Awaitable[None]] | None = None,
 ) -> ReindexProgress:
     tenant, space = progress.tenant, progress.space
+    clock = StageClock(progress.stages)
     known = (await jobs.space(tenant, space)).pages
 
     async def report() -> None:
@@ -148,86 +142,54 @@ async def reindex_space(
     # 1. What changed: pages seen now vs. the versions already indexed.
     todo: list[ConfluencePage] = []
     seen: set[str] = set()
-    async for page in source.iter_pages(space):
-        seen.add(page.page_id)
-        progress.seen += 1
-        if known.get(page.page_id) == page.version:
-            progress.skipped += 1
-        else:
-            todo.append(page)
+    with clock("list"):
+        async for page in source.iter_pages(space):
+            seen.add(page.page_id)
+            progress.seen += 1
+            if known.get(page.page_id) == page.version:
+                progress.skipped += 1
+            else:
+                todo.append(page)
     await report()
 
     # 2. Text, redaction and chunks, page by page; a page that fails is reported, not fatal.
-    page_chunks: list[list[Chunk]] = []
-    pages: list[ConfluencePage] = []
-    for page in todo:
-        try:
-            chunks = chunk_page(page, max_chars=chunking.max_chars, overlap=chunking.overlap,
-                                redact=redact)
-        except Exception as exc:  # a malformed page must not stop the space
-            progress.failed += 1
-            progress.failures.append({"pageId": page.page_id, "error": type(exc).__name__})
-            continue
-        pages.append(page)
-        page_chunks.append(chunks)
-
-    # 3. Embeddings (streamed), shard upserts as pages complete, snapshots every N pages.
-    texts = [c.embed_text for chunks in page_chunks for c in chunks]
-    vectors: dict[int, np.ndarray] = {}
-    next_page = 0
-    durable_pending: dict[str, int] = {}
-    cursor = 0  # index of the first chunk of next_page
-
-    async def flush(final: bool) -> None:
-        if durable_pending and (final or len(durable_pending) >= snapshot_every):
-            await writer.snapshot(tenant)
-            await jobs.record_pages(tenant, space, dict(durable_pending), [], progress.source)
-            durable_pending.clear()
-            await report()
-
-    async def write_ready_pages() -> None:
-        nonlocal next_page, cursor
-        while next_page < len(pages):
-            n = len(page_chunks[next_page])
-            if any(cursor + j not in vectors for j in range(n)):
-                return
-            page = pages[next_page]
-            vecs = (np.stack([vectors.pop(cursor + j) for j in range(n)])
-                    if n else np.zeros((0, 384), np.float32))
+    pages = PageAssembler()
+    with clock("chunk"):
+        for page in todo:
             try:
-                await writer.upsert_page(tenant, page.page_id, page_chunks[next_page], vecs)
-                durable_pending[page.page_id] = page.version
-                progress.embedded += 1
-                progress.chunks += n
-            except Exception as exc:
-                progress.failed += 1
-                progress.failures.append({"pageId": page.page_id, "error": type(exc).__name__})
-            cursor += n
-            next_page += 1
-            await flush(final=False)
+                chunks = chunk_page(page, max_chars=chunking.max_chars,
+                                    overlap=chunking.overlap, redact=redact)
+            except Exception as exc:  # a malformed page must not stop the space
+                fail(progress, page.page_id, type(exc).__name__)
+                continue
+            pages.add(page, chunks)
 
-    if texts:
-        iterator = embed_stream(texts)
-        while True:
+    # 3. Embeddings (streamed); the pages each batch completes go to the index in one call;
+    #    snapshots when the policy says so, and one at the end.
+    sink = DurableSink(progress, jobs, writer, snapshots or SnapshotPolicy(), clock, report)
+    if pages.texts:
+        iterator = embed_stream(pages.texts)
+        with clock("embed_first"):  # includes starting the embedding actors
             batch = await asyncio.to_thread(next, iterator, None)
-            if batch is None:
-                break
-            for i, vec in zip(batch[0].tolist(), batch[1], strict=True):
-                vectors[int(i)] = vec
-            await write_ready_pages()
-    await write_ready_pages()  # pages without chunks (empty bodies)
-    await flush(final=True)
+        while batch is not None:
+            pages.vectors_done(batch[0], batch[1])
+            await sink.write(pages.ready())
+            with clock("embed"):
+                batch = await asyncio.to_thread(next, iterator, None)
+    await sink.write(pages.ready())  # pages without chunks (empty bodies)
+    await sink.make_durable("final_snapshot")
 
     # 4. Pages gone from the space leave the index.
     gone = sorted(set(known) - seen)
-    for page_id in gone:
-        await writer.delete_page(tenant, page_id)
-        progress.removed += 1
-    if gone:
-        await writer.snapshot(tenant)
-        await jobs.record_pages(tenant, space, {}, gone, progress.source)
-    elif progress.source is not None:
-        await jobs.record_pages(tenant, space, {}, [], progress.source)
+    with clock("remove"):
+        for page_id in gone:
+            await writer.delete_page(tenant, page_id)
+            progress.removed += 1
+        if gone:
+            await writer.snapshot(tenant)
+            await jobs.record_pages(tenant, space, {}, gone, progress.source)
+        elif progress.source is not None:
+            await jobs.record_pages(tenant, space, {}, [], progress.source)
     progress.status = "succeeded"
     progress.finished_at = now()
     await report()

@@ -18,7 +18,7 @@ snapshot just written), and another serializes snapshots. CPU-bound shard work r
 threads; the shard's own lock makes that safe.
 
 The manager has the shape of ``embeddings.reindex.IndexWriter`` (``upsert_page``,
-``delete_page``, ``snapshot``), so a reindex job can write through it.
+``upsert_pages``, ``delete_page``, ``snapshot``), so a reindex job can write through it.
 """
 
 from __future__ import annotations
@@ -91,6 +91,27 @@ class ShardManager:
         async with self._use(tenant, grows=True) as slot:
             await asyncio.to_thread(slot.shard.upsert_page, page_id, chunks, vectors)
 
+    async def upsert_pages(self, tenant: str,
+                           pages: Sequence[tuple[str, Sequence[Chunk], np.ndarray]]
+                           ) -> dict[str, str]:
+        """``upsert_page`` for each (page id, chunks, vectors), in one worker-thread hop.
+
+        A page the shard refuses (bad vectors, a chunk id of another page) is left as it was
+        (``TenantShard.upsert_page`` checks before it changes anything) and named in the
+        answer, page id → error name; the others go in.
+        """
+        def upsert_all(shard: TenantShard) -> dict[str, str]:
+            failed = {}
+            for page_id, chunks, vectors in pages:
+                try:
+                    shard.upsert_page(page_id, chunks, vectors)
+                except Exception as exc:  # one bad page must not fail the others
+                    failed[page_id] = type(exc).__name__
+            return failed
+
+        async with self._use(tenant, grows=True) as slot:
+            return await asyncio.to_thread(upsert_all, slot.shard)
+
     async def delete_page(self, tenant: str, page_id: str) -> None:
         async with self._use(tenant, grows=True) as slot:
             await asyncio.to_thread(slot.shard.delete_page, page_id)
@@ -99,18 +120,27 @@ class ShardManager:
         async with self._use(tenant) as slot:
             return slot.shard.pages()
 
-    async def snapshot(self, tenant: str) -> None:
-        """Snapshot ``tenant``'s shard if it is loaded and changed since its last snapshot."""
-        slot = self._slots.get(tenant)
-        if slot is None or not slot.dirty:
-            return
-        async with self._use(tenant) as pinned:
-            await self._save(tenant, pinned)
+    async def snapshot(self, tenant: str) -> dict[str, int]:
+        """Snapshot ``tenant``'s shard if it changed since its last snapshot; answer the page
+        versions that snapshot holds.
+
+        They are read from the shard once it is saved (loaded from the snapshot if it was not
+        in memory), so a writer can tell which of its pages are durable: one whose shard was
+        lost before the save (its process restarted) is missing. Only a change landing between
+        the save and the read could show a page the snapshot lacks; a writer asks after its
+        own writes have returned.
+        """
+        async with self._use(tenant) as slot:
+            if slot.dirty:
+                await self._save(tenant, slot)
+            return await asyncio.to_thread(slot.shard.pages)
 
     async def snapshot_all(self) -> None:
         """Snapshot every loaded shard with unsaved changes (at shutdown, say)."""
         for tenant in list(self._slots):
-            await self.snapshot(tenant)
+            slot = self._slots.get(tenant)  # evicted meanwhile: saved then
+            if slot is not None and slot.dirty:
+                await self.snapshot(tenant)
 
     # -- introspection --------------------------------------------------------------------------
 

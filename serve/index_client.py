@@ -8,6 +8,7 @@ the partition count changes, and adding a partition moves just the tenants it wi
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -42,11 +43,21 @@ class IndexClient:
             tenant, page_id, [c.model_dump() for c in chunks], np.asarray(vectors, np.float32)
         )
 
+    async def upsert_pages(self, tenant: str,
+                           pages: Sequence[tuple[str, Sequence[Chunk], np.ndarray]]
+                           ) -> dict[str, str]:
+        failed: dict[str, str] = await self._for(tenant).upsert_pages.remote(tenant, [
+            (page_id, [c.model_dump() for c in chunks], np.asarray(vecs, np.float32))
+            for page_id, chunks, vecs in pages
+        ])
+        return failed
+
     async def delete_page(self, tenant: str, page_id: str) -> None:
         await self._for(tenant).delete_page.remote(tenant, page_id)
 
-    async def snapshot(self, tenant: str) -> None:
-        await self._for(tenant).snapshot.remote(tenant)
+    async def snapshot(self, tenant: str) -> dict[str, int]:
+        held: dict[str, int] = await self._for(tenant).snapshot.remote(tenant)
+        return held
 
     async def search(self, tenant: str, question: str, k: int,
                      space: str | None) -> list[Passage]:

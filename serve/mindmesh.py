@@ -32,6 +32,7 @@ from embeddings.reindex import (
     ray_data_embed_stream,
     reindex_space,
 )
+from embeddings.snapshot_policy import SnapshotPolicy
 from serve.index_client import IndexClient
 from serve.observability import init_observability, tenant_scope
 from store.factory import open_stores
@@ -107,7 +108,7 @@ def _run_reindex(settings: Settings, progress: dict[str, Any], indexes: list[Dep
                 ),
                 redact=redact,
                 chunking=ChunkingOptions(settings.chunk_max_chars, settings.chunk_overlap),
-                snapshot_every=settings.reindex_snapshot_every,
+                snapshots=SnapshotPolicy(settings.reindex_snapshot_interval_s),
             )
         except Exception as exc:
             prog.status = "failed"

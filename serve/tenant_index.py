@@ -35,11 +35,20 @@ class TenantIndex:
             np.asarray(vectors, np.float32),
         )
 
+    async def upsert_pages(self, tenant: str,
+                           pages: list[tuple[str, list[dict[str, Any]], np.ndarray]]
+                           ) -> dict[str, str]:
+        """Many pages in one call (a reindex's batch); the failed ones, page id → error."""
+        return await self.manager.upsert_pages(tenant, [
+            (page_id, [Chunk.model_validate(c) for c in chunks], np.asarray(vecs, np.float32))
+            for page_id, chunks, vecs in pages
+        ])
+
     async def delete_page(self, tenant: str, page_id: str) -> None:
         await self.manager.delete_page(tenant, page_id)
 
-    async def snapshot(self, tenant: str) -> None:
-        await self.manager.snapshot(tenant)
+    async def snapshot(self, tenant: str) -> dict[str, int]:
+        return await self.manager.snapshot(tenant)
 
     async def search(self, tenant: str, vector: np.ndarray, text: str, k: int,
                      space: str | None) -> list[dict[str, Any]]:

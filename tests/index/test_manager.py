@@ -88,7 +88,7 @@ async def test_eviction_under_budget_then_reload_gives_identical_results(
 
 async def test_snapshot_writes_only_when_changed(snapshots: SnapshotStore) -> None:
     manager = ShardManager(snapshots, config=CONFIG)
-    await manager.snapshot("acme")  # never loaded: nothing to do
+    assert await manager.snapshot("acme") == {}  # no shard, no snapshot: nothing to write
     assert await snapshots.manifest("acme") is None
     await fill(manager, "acme", n_pages=3)
     await manager.snapshot("acme")
@@ -100,6 +100,32 @@ async def test_snapshot_writes_only_when_changed(snapshots: SnapshotStore) -> No
     second = await snapshots.manifest("acme")
     assert first is not None and second is not None
     assert second.snapshot_id != first.snapshot_id and second.vector_count == 20
+
+
+async def test_snapshot_answers_the_pages_it_holds(snapshots: SnapshotStore) -> None:
+    writer = ShardManager(snapshots, config=CONFIG)
+    await fill(writer, "acme", n_pages=3)
+    assert await writer.snapshot("acme") == {"p0": 1, "p1": 1, "p2": 1}
+    await fill(writer, "acme", n_pages=5)
+    # Its process restarts before the next snapshot: a fresh manager has only what was saved.
+    restarted = ShardManager(snapshots, config=CONFIG)
+    assert await restarted.snapshot("acme") == {"p0": 1, "p1": 1, "p2": 1}
+
+
+async def test_upsert_pages_puts_in_all_but_the_pages_the_shard_refuses(
+    snapshots: SnapshotStore,
+) -> None:
+    manager = ShardManager(snapshots, config=CONFIG)
+    vecs = unit_vectors(30)
+    pages = [(f"p{p}", page_chunks(f"p{p}", [f"passage {i} about insulin" for i in range(10)]),
+              vecs[p * 10:(p + 1) * 10]) for p in range(3)]
+    bad = ("p1", pages[1][1], 2 * pages[1][2])  # not unit length
+    failed = await manager.upsert_pages("acme", [pages[0], bad, pages[2]])
+    assert failed == {"p1": "ValueError"}
+    assert await manager.pages("acme") == {"p0": 1, "p2": 1}
+    assert manager.memory_bytes() > 0
+    hits = await manager.search("acme", vecs[25], "", k=1)
+    assert hits[0].chunk.chunk_id == pages[2][1][5].chunk_id
 
 
 async def test_first_use_loads_once_and_a_fresh_manager_resumes(
