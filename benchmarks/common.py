@@ -12,6 +12,8 @@ import json
 import math
 import os
 import platform
+import socket
+import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -208,3 +210,14 @@ def write_result(name: str, figures: Mapping[str, object], targets: Sequence[Tar
     tmp.write_text(json.dumps(doc, indent=1, default=str))
     os.replace(tmp, path)
     return path
+
+
+# The CLI beside this interpreter: benchmarks start stacks as users do (`clinisight up`).
+CLI = str(Path(sys.executable).with_name("clinisight"))
+
+
+def free_port() -> int:
+    """A TCP port free on loopback now, for a stack or server a benchmark starts."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

@@ -33,7 +33,6 @@ import os
 import re
 import secrets
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -49,10 +48,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import (  # noqa: E402
+    CLI,
     MODEL_CACHE,
     REPORTS,
     SCIFACT,
     Target,
+    free_port,
     load_average,
     machine_info,
     markdown_table,
@@ -62,18 +63,12 @@ from config.settings import Settings  # noqa: E402
 from serve.auth import sign_jira_body  # noqa: E402
 from store.factory import Stores, open_stores  # noqa: E402
 
-CLI = str(Path(sys.executable).with_name("clinisight"))
 FIXTURE = (ROOT.parent / "shared" / "fixtures" / "jira"
            / "mattermost__webhook-cloud-issue-created-many-fields.json")
 FINAL = {"done", "failed", "ignored"}
 LABELS = [["phi", "lab-results"], ["portal"], ["integration", "fhir"], ["reporting"], []]
 PRIORITIES = ["Highest", "High", "Medium", "Low"]
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Epics:

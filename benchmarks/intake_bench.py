@@ -46,16 +46,16 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import (  # noqa: E402
+    CLI,
     REPORTS,
     Target,
+    free_port,
     load_average,
     machine_info,
     markdown_table,
     write_result,
 )
-from benchmarks.reindex_bench import free_port  # noqa: E402
 
-CLI = str(Path(sys.executable).with_name("clinisight"))
 LUA = ROOT / "benchmarks" / "intake" / "intake.lua"
 FIXTURES = ROOT.parent / "shared" / "fixtures" / "jira"
 # Payloads that Clinisight routes (issue created / updated): every one is a real new event.

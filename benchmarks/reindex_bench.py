@@ -32,7 +32,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -44,10 +43,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import (  # noqa: E402
+    CLI,
     MODEL_CACHE,
     REPORTS,
     SCIFACT,
     Target,
+    free_port,
     load_average,
     machine_info,
     markdown_table,
@@ -58,14 +59,6 @@ from compliance.phi import redact  # noqa: E402
 from embeddings.chunking import chunk_page  # noqa: E402
 from embeddings.confluence import FolderSource  # noqa: E402
 from embeddings.embedder import make_embedder  # noqa: E402
-
-CLI = str(Path(sys.executable).with_name("clinisight"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def generate_space(folder: Path, pages: int) -> None:

@@ -29,7 +29,6 @@ import asyncio
 import json
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -52,6 +51,7 @@ from benchmarks.common import (  # noqa: E402
     REPORTS,
     SCIFACT,
     Target,
+    free_port,
     load_average,
     machine_info,
     markdown_table,
@@ -71,11 +71,6 @@ def parse_size(text: str) -> int:
     text = text.strip().upper()
     return int(float(text[:-1]) * UNITS[text[-1]]) if text[-1] in UNITS else int(text)
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def start_dynalite(path: Path, port: int) -> subprocess.Popen[bytes]:
