@@ -4,6 +4,6 @@
 applies it to log records and ``compliance.sentry_scrub`` to Sentry events.
 """
 
-from compliance.phi import PhiKind, PhiSpan, find_phi, redact, redact_obj
+from compliance.phi import PhiCheckFailed, PhiKind, PhiSpan, find_phi, redact, redact_obj
 
-__all__ = ["PhiKind", "PhiSpan", "find_phi", "redact", "redact_obj"]
+__all__ = ["PhiCheckFailed", "PhiKind", "PhiSpan", "find_phi", "redact", "redact_obj"]

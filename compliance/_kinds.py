@@ -6,6 +6,15 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 
+class PhiCheckFailed(Exception):
+    """PHI detection raised or overran its time budget: the text was not checked.
+
+    Every exit fails closed on it: the text does not leave unredacted (the prompt is not sent,
+    the log line is replaced by a notice, the Sentry event is dropped, the page is failed).
+    The message never carries the text.
+    """
+
+
 class PhiKind(StrEnum):
     """The kinds of PHI we tag; each is redacted to its ``placeholder``, ``[KIND]``."""
 

@@ -63,9 +63,9 @@ from collections.abc import Iterable
 from typing import Any, TypeVar, cast
 
 from compliance import _context, _identifiers
-from compliance._kinds import Candidate, PhiKind, PhiSpan
+from compliance._kinds import Candidate, PhiCheckFailed, PhiKind, PhiSpan
 
-__all__ = ["PhiKind", "PhiSpan", "find_phi", "redact", "redact_obj"]
+__all__ = ["PhiCheckFailed", "PhiKind", "PhiSpan", "find_phi", "redact", "redact_obj"]
 
 _T = TypeVar("_T")
 
