@@ -2,7 +2,9 @@
 
 State (``CareTrack``): ``issues`` (key → TrackedIssue: the facts the rules need, summary
 redacted, no description), ``findings`` (finding id → Finding, open or closed), ``rules`` (the
-tenant's CareTrackRules, defaults when absent) and ``lastRun``.
+tenant's CareTrackRules, defaults when absent) and ``lastRun``. When the PHI check fails, a
+summary is kept as ``compliance.fail_closed.WITHHELD`` and its PHI kinds as ``UNCHECKED``
+(which the PHI rule treats as PHI), and the event is still processed.
 
 Every run (an issue event, the scheduled sweep, or ``POST …/run``) updates the mirror, evaluates
 every rule over every tracked issue at the current time and reconciles: findings are keyed by
@@ -29,10 +31,17 @@ from agents.caretrack_models import (
     TrackedIssue,
     TriageIn,
 )
-from agents.caretrack_rules import RECOMMENDATIONS, evaluate, offline_triage, reconcile
+from agents.caretrack_rules import (
+    PHI_UNCHECKED,
+    RECOMMENDATIONS,
+    evaluate,
+    offline_triage,
+    reconcile,
+)
 from agents.events import AgentEvent, IssueSnapshot
 from agents.reasoners import ReasoningRequest
-from compliance.phi import find_phi, redact
+from compliance import phi
+from compliance.fail_closed import redact_or
 from store.errors import VersionConflict
 from store.state import StateStore
 
@@ -93,7 +102,10 @@ def _iso(moment: datetime) -> str:
 
 
 def _phi_kinds(*texts: str) -> list[str]:
-    return sorted({span.kind.value for text in texts for span in find_phi(text)})
+    try:
+        return sorted({span.kind.value for text in texts for span in phi.find_phi(text)})
+    except phi.PhiCheckFailed:
+        return [PHI_UNCHECKED]
 
 
 def track_snapshot(previous: dict[str, Any] | None, issue: IssueSnapshot,
@@ -104,7 +116,7 @@ def track_snapshot(previous: dict[str, Any] | None, issue: IssueSnapshot,
         same = previous.get("status") == issue.status
         since = previous.get("statusSince") if same else _iso(now)
     return TrackedIssue(
-        key=issue.key, summary=redact(issue.summary), issue_type=issue.issue_type,
+        key=issue.key, summary=redact_or(issue.summary), issue_type=issue.issue_type,
         is_epic=issue.is_epic, status=issue.status, status_category=issue.status_category,
         # First sight without a transition time: the last update is the latest the status can
         # have changed, so the stall is never overstated.
@@ -118,7 +130,7 @@ def track_snapshot(previous: dict[str, Any] | None, issue: IssueSnapshot,
 def track_record(record: IssueRecordIn, now: datetime) -> TrackedIssue:
     """The mirror entry for an issue given to the run endpoint."""
     return TrackedIssue(
-        key=record.key, summary=redact(record.summary), issue_type=record.issue_type,
+        key=record.key, summary=redact_or(record.summary), issue_type=record.issue_type,
         is_epic=record.is_epic, status=record.status, status_category=record.status_category,
         status_since=_iso(record.status_since or now), priority=record.priority,
         assignee=record.assignee, labels=record.labels, components=record.components,
@@ -147,7 +159,8 @@ class CareTrack(Agent):
         else:
             return {"action": "none", "reason": f"CareTrack does not handle {event.kind}"}
         return {"action": "evaluated", "open": len(report.open), "opened": report.opened,
-                "closed": report.closed, "producedBy": report.produced_by}
+                "closed": report.closed, "producedBy": report.produced_by,
+                "fallbackReason": report.fallback_reason}
 
     async def run(self, tenant: str, request: CareTrackIn, *,
                   snapshot: IssueSnapshot | None = None,

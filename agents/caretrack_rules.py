@@ -23,6 +23,9 @@ from agents.caretrack_models import (
 )
 
 DAY_S = 86_400.0
+# In ``TrackedIssue.phi_kinds`` when the text could not be checked for PHI: unknown counts as
+# PHI, so work that may hold it still needs its review (fail closed).
+PHI_UNCHECKED = "UNCHECKED"
 
 
 def parse_time(value: str | None) -> datetime | None:
@@ -106,8 +109,12 @@ def _phi(issue: TrackedIssue, rules: CareTrackRules, now: datetime) -> Finding |
         return None
     # Shipped without a review is worse than about to be.
     severity = Severity.CRITICAL if issue.done else Severity.HIGH
-    why = f"labelled {', '.join(marks)}" if marks else (
-        f"PHI in its text ({', '.join(issue.phi_kinds)})")
+    if marks:
+        why = f"labelled {', '.join(marks)}"
+    elif PHI_UNCHECKED in issue.phi_kinds:
+        why = "its text could not be checked for PHI"
+    else:
+        why = f"PHI in its text ({', '.join(issue.phi_kinds)})"
     return _finding(Rule.PHI_WITHOUT_REVIEW, issue, severity,
                     f"touches PHI ({why}) with no compliance review",
                     phiLabels=marks, phiDetected=issue.phi_kinds,

@@ -1,8 +1,9 @@
 """DealFlow: allocate backlog work to people by skills, capacity and priority.
 
 State (``DealFlow``): ``backlog`` (key → BacklogItemIn: open, unassigned, non-epic issues seen in
-Jira events; summaries redacted), ``roster`` (the last roster given) and ``plan`` (the latest
-DealFlowPlan). An issue event updates the backlog and, once a roster is known, re-plans.
+Jira events; summaries redacted, or ``compliance.fail_closed.WITHHELD`` when the PHI check
+fails), ``roster`` (the last roster given) and ``plan`` (the latest DealFlowPlan). An issue
+event updates the backlog and, once a roster is known, re-plans.
 
 Reasoning decides which skills each item needs (Claude reads the summary; offline uses labels
 and components); the allocation itself is an exact optimisation (``agents.dealflow_solver``), so
@@ -28,7 +29,7 @@ from agents.dealflow_models import (
 from agents.dealflow_solver import SOLVER, allocate, norm, offline_skills
 from agents.events import AgentEvent, IssueSnapshot
 from agents.reasoners import ReasoningRequest
-from compliance.phi import redact
+from compliance.fail_closed import redact_or
 
 SYSTEM_PROMPT = """You are DealFlow, a resource planner for a healthcare software team.
 For each backlog item, list the skills a person needs to do it, chosen ONLY from the given
@@ -50,7 +51,7 @@ def backlog_item(issue: IssueSnapshot) -> BacklogItemIn:
             due = date.fromisoformat(issue.due_date[:10])
         except ValueError:
             due = None
-    return BacklogItemIn(key=issue.key, summary=redact(issue.summary)[:1000], estimate=estimate,
+    return BacklogItemIn(key=issue.key, summary=redact_or(issue.summary)[:1000], estimate=estimate,
                          priority=issue.priority, labels=issue.labels,
                          components=issue.components, due_date=due)
 
@@ -86,7 +87,8 @@ class DealFlow(Agent):
             return {"action": "tracked", "key": issue.key, "inBacklog": keep}
         plan = await self.run(event.tenant, DealFlowIn())
         return {"action": "planned", "assigned": len(plan.assignments),
-                "unplaced": len(plan.unplaced), "producedBy": plan.produced_by}
+                "unplaced": len(plan.unplaced), "producedBy": plan.produced_by,
+                "fallbackReason": plan.fallback_reason}
 
     async def run(self, tenant: str, request: DealFlowIn) -> DealFlowPlan:
         """Plan ``request`` (or the tracked backlog with the saved roster) and keep the plan."""

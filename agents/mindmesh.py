@@ -43,7 +43,7 @@ class MindMesh(Agent):
                                                request.space)
         if not passages:
             return AskOut(answer=NO_ANSWER, citations=[], passages=[], produced_by="offline")
-        plan, produced_by, _ = await self.reason(
+        plan, produced_by, fallback = await self.reason(
             ReasoningRequest(
                 tenant=tenant,
                 task="answer_with_citations",
@@ -56,7 +56,7 @@ class MindMesh(Agent):
         )
         citations = sorted({c for c in plan.citations if 1 <= c <= len(passages)})
         return AskOut(answer=plan.answer, citations=citations, passages=passages,
-                      produced_by=produced_by)
+                      produced_by=produced_by, fallback_reason=fallback)
 
     async def handle_event(self, event: AgentEvent) -> dict[str, Any]:
         # Page events are applied by the index writer (serve.mindmesh); nothing to decide here.

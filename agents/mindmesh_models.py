@@ -47,3 +47,5 @@ class AskOut(_Camel):
     citations: list[int]
     passages: list[Passage]
     produced_by: str
+    fallback_reason: str | None = Field(
+        None, description="why the answer is the offline one although Claude is configured")

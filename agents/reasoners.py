@@ -11,7 +11,9 @@ Claude specifics:
   (``max_retries``); every call has a timeout.
 - Answers are cached by a hash of (model, system, schema, input), per tenant, so a redelivered
   event is not billed twice.
-- The prompt passes through ``redact`` first: no PHI leaves for the LLM.
+- The prompt passes through ``redact`` first: no PHI leaves for the LLM. When the PHI check
+  fails (``PhiCheckFailed``) the prompt is not sent: ``ReasonerError(FALLBACK_REASON)``, so the
+  agent answers from its offline planner and records ``fallbackReason: "phi_check_failed"``.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ from typing import Any, Generic, TypeVar
 import anthropic
 from pydantic import BaseModel
 
+from compliance.fail_closed import FALLBACK_REASON
+from compliance.phi import PhiCheckFailed
 from store.errors import VersionConflict
 from store.state import StateStore
 
@@ -128,7 +132,10 @@ class ClaudeReasoner(Reasoner):
 
     async def reason(self, request: ReasoningRequest[In, Out]) -> Out:
         schema = request.output.model_json_schema(by_alias=True)
-        prompt = self.redact(request.input.model_dump_json(by_alias=True))
+        try:
+            prompt = self.redact(request.input.model_dump_json(by_alias=True))
+        except PhiCheckFailed as exc:
+            raise ReasonerError(FALLBACK_REASON) from exc  # the prompt is not sent
         key = self._cache_key(request.system, schema, prompt)
         if self.cache is not None:
             cached = await self.cache.get(request.tenant, key)

@@ -1,7 +1,8 @@
 """RoadmapSmith: epics with dependencies and capacity become a dated roadmap.
 
-State (``RoadmapSmith``): ``epics`` (key → EpicPlanIn, from epic events: estimate, "blocks"
-links, done), ``capacity`` (the last one given) and ``roadmap`` (the latest plan, or ``error``
+State (``RoadmapSmith``): ``epics`` (key → EpicPlanIn, from epic events: redacted summary, or
+``compliance.fail_closed.WITHHELD`` when the PHI check fails, estimate, "blocks" links, done),
+``capacity`` (the last one given) and ``roadmap`` (the latest plan, or ``error``
 when the tracked epics form a cycle). An epic event updates the epics and, once a capacity is
 known, re-plans.
 
@@ -41,7 +42,7 @@ from agents.roadmapsmith_plan import (
     topo_order,
     workday,
 )
-from compliance.phi import redact
+from compliance.fail_closed import redact_or
 
 SYSTEM_PROMPT = """You are RoadmapSmith, a delivery planner for healthcare software teams.
 Estimate each unestimated epic in story points, using the estimated epics you are given as the
@@ -55,7 +56,7 @@ def epic_from_issue(issue: IssueSnapshot) -> EpicPlanIn:
     estimate = issue.story_points
     if estimate is None and issue.original_estimate_s:
         estimate = round(issue.original_estimate_s / 3600 / 8, 1)
-    return EpicPlanIn(key=issue.key, summary=redact(issue.summary)[:1000], estimate=estimate,
+    return EpicPlanIn(key=issue.key, summary=redact_or(issue.summary)[:1000], estimate=estimate,
                       blocked_by=issue.blocked_by, blocks=issue.blocks,
                       done=(issue.status_category or "").lower() == "done")
 
@@ -91,7 +92,8 @@ class RoadmapSmith(Agent):
             await self.update_state(event.tenant, lambda s: s.update(roadmap=failure))
             return {"action": "cycle", "cycle": exc.cycle}
         return {"action": "planned", "end": roadmap.end_date.isoformat(),
-                "criticalPath": roadmap.critical_path}
+                "criticalPath": roadmap.critical_path, "producedBy": roadmap.produced_by,
+                "fallbackReason": roadmap.fallback_reason}
 
     async def run(self, tenant: str, request: RoadmapIn) -> Roadmap:
         """Plan and keep the roadmap; raises ``DependencyCycle`` when no order exists."""

@@ -106,4 +106,5 @@ class TaskSmith(Agent):
             "proposalId": proposal_id,
             "subtasks": len(plan.subtasks),
             "producedBy": produced_by,
+            "fallbackReason": fallback,
         }

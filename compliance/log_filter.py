@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 
+from compliance.fail_closed import LOG_NOTICE, WITHHELD
 from compliance.phi import redact, redact_obj
 
 __all__ = ["PhiRedactingFilter", "install"]
@@ -37,6 +38,12 @@ class PhiRedactingFilter(logging.Filter):
     args, and ``args`` is then cleared. The traceback is rendered to ``exc_text`` and redacted,
     and ``exc_info`` is dropped, so that no formatter can render the raw exception again. The
     filter never drops a record, and a record passed to several handlers is redacted once.
+
+    When the PHI check fails (``PhiCheckFailed``), or anything else goes wrong here, the record
+    is still emitted, with its text withheld: the message becomes ``LOG_NOTICE``, a traceback
+    or stack a notice of its own, every ``extra`` field ``WITHHELD`` (kept, so that formats
+    naming it still render). The filter never raises: logging runs filters outside its own
+    error handling, so a raise would reach the code that logged.
     """
 
     _formatter = logging.Formatter()
@@ -44,6 +51,15 @@ class PhiRedactingFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if getattr(record, _DONE, False):
             return True
+        try:
+            self._redact(record)
+        except Exception:
+            # Some fields may already be redacted, others not: none of its text is trusted.
+            _withhold(record)
+        setattr(record, _DONE, True)
+        return True
+
+    def _redact(self, record: logging.LogRecord) -> None:
         try:
             message = record.getMessage()
         except Exception:
@@ -65,8 +81,19 @@ class PhiRedactingFilter(logging.Filter):
         for name, value in list(vars(record).items()):
             if name not in _STANDARD_ATTRS:
                 setattr(record, name, redact_obj({name: value}, sensitive_keys=True)[name])
-        setattr(record, _DONE, True)
-        return True
+
+
+def _withhold(record: logging.LogRecord) -> None:
+    record.msg = LOG_NOTICE
+    record.args = None
+    had_traceback = bool(record.exc_info or record.exc_text)
+    record.exc_info = None
+    record.exc_text = "[traceback withheld: PHI check failed]" if had_traceback else None
+    if record.stack_info:
+        record.stack_info = "[stack withheld: PHI check failed]"
+    for name in list(vars(record)):
+        if name not in _STANDARD_ATTRS:
+            setattr(record, name, WITHHELD)
 
 
 def install(logger: logging.Logger | None = None) -> PhiRedactingFilter:

@@ -16,6 +16,12 @@ string value is redacted (message, logentry, exception values, stack-frame varia
 breadcrumbs, extra, request data, tag values, span descriptions), and a value under a key that
 names a PHI field (``dob``, ``first_name``, ``mrn`` ...) is replaced whole, whatever its type.
 Keys are kept. A few machine fields that we set ourselves are not scanned.
+
+When the PHI check fails (``PhiCheckFailed``), or a hook fails for any other reason, the hook
+returns None: Sentry drops the event, transaction or breadcrumb (and counts the event in its
+client report as dropped by ``before_send``). The hooks never raise: sentry-sdk 2.x drops an
+event whose ``before_send`` raises, but keeps the *unscrubbed* breadcrumb when
+``before_breadcrumb`` raises (``Scope.add_breadcrumb``), to be sent with the next event.
 """
 
 from __future__ import annotations
@@ -74,16 +80,26 @@ def _scrub_logentry(logentry: dict[str, Any]) -> dict[str, Any]:
     return redact_obj(entry, sensitive_keys=True)
 
 
-def before_send(event: Event, hint: Hint | None) -> Event:
-    """Sentry ``before_send``: the event with PHI redacted (a new dict; never drops it)."""
-    return _scrub(event)
+def _scrub_or_drop(payload: dict[str, Any]) -> dict[str, Any] | None:
+    try:
+        return _scrub(payload)
+    except Exception:  # PhiCheckFailed, or a bug here: either way nothing checked leaves
+        return None
 
 
-def before_send_transaction(event: Event, hint: Hint | None) -> Event:
-    """Sentry ``before_send_transaction``: span descriptions hold URLs and SQL, so scrub too."""
-    return _scrub(event)
+def before_send(event: Event, hint: Hint | None) -> Event | None:
+    """Sentry ``before_send``: the event with PHI redacted (a new dict), or None (dropped)
+    when the PHI check fails."""
+    return _scrub_or_drop(event)
 
 
-def before_breadcrumb(crumb: dict[str, Any], hint: Hint | None) -> dict[str, Any]:
-    """Sentry ``before_breadcrumb``: the breadcrumb with PHI redacted."""
-    return _scrub(crumb)
+def before_send_transaction(event: Event, hint: Hint | None) -> Event | None:
+    """Sentry ``before_send_transaction``: span descriptions hold URLs and SQL, so scrub too;
+    None when the PHI check fails."""
+    return _scrub_or_drop(event)
+
+
+def before_breadcrumb(crumb: dict[str, Any], hint: Hint | None) -> dict[str, Any] | None:
+    """Sentry ``before_breadcrumb``: the breadcrumb with PHI redacted, or None (dropped) when
+    the PHI check fails."""
+    return _scrub_or_drop(crumb)

@@ -3,15 +3,21 @@
 The event names the page but carries no body, so the page is fetched from the source its space
 was indexed from. A space that was never indexed has nothing to keep current: the event is
 acknowledged and skipped (the first reindex of the space will pick the page up).
+
+A page whose PHI check fails is not indexed and its version is not recorded: the event fails
+with ``PhiCheckFailed`` naming the page id (never its text), the orchestrator re-drives it, and
+the next reindex of the space redoes the page if the event runs out of attempts.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import numpy as np
 
+from compliance.phi import PhiCheckFailed
 from embeddings.chunking import chunk_page
 from embeddings.jobs import JobStore
 from embeddings.reindex import (
@@ -22,6 +28,8 @@ from embeddings.reindex import (
     close_source,
     open_source,
 )
+
+log = logging.getLogger(__name__)
 
 Embed = Callable[[list[str]], Awaitable[np.ndarray]]
 REMOVING = {"page_trashed", "page_deleted"}
@@ -64,8 +72,12 @@ async def apply_page_event(
             await writer.snapshot(tenant)
             await jobs.record_pages(tenant, space, {}, [page_id], None)
         return {"action": "removed", "pageId": page_id}
-    chunks = chunk_page(current, max_chars=chunking.max_chars, overlap=chunking.overlap,
-                        redact=redact)
+    try:
+        chunks = chunk_page(current, max_chars=chunking.max_chars, overlap=chunking.overlap,
+                            redact=redact)
+    except PhiCheckFailed as exc:
+        log.warning("page %s of tenant %s not indexed: its PHI check failed", page_id, tenant)
+        raise PhiCheckFailed(f"page {page_id} not indexed: its PHI check failed") from exc
     vectors = (await embed([c.embed_text for c in chunks])
                if chunks else np.zeros((0, 384), np.float32))
     await writer.upsert_page(tenant, current.page_id, chunks, np.asarray(vectors, np.float32))

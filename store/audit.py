@@ -16,7 +16,9 @@ them). The table has no TTL: entries are kept for as long as the table is, which
 least the six years HIPAA asks for (we say seven).
 
 Entries hold ids and action names, never free text: every string still passes through
-``compliance.phi.redact`` before it is hashed and stored.
+``compliance.phi.redact`` before it is hashed and stored. A field whose PHI check fails is stored
+(and hashed) as ``compliance.fail_closed.WITHHELD``, and the entry is still appended: a gap in
+the trail would hide the access, a withheld actor or resource only blurs it.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from compliance.phi import redact
+from compliance.fail_closed import redact_or
 from store.dynamo import DynamoTable, from_item, to_item
 from store.errors import AlreadyExists, StoreUnavailable
 
@@ -98,7 +100,7 @@ def _seq_id(seq: int) -> str:
 
 
 def _clean(value: str) -> str:
-    return redact(value[:MAX_FIELD_CHARS])
+    return redact_or(value[:MAX_FIELD_CHARS])
 
 
 class _AuditTable(DynamoTable):

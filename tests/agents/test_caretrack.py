@@ -7,16 +7,20 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+
 from agents.caretrack import CareTrack, TenantDirectory
 from agents.caretrack_models import CareTrackIn, CareTrackRules, IssueRecordIn
 from agents.events import AgentEvent
 from agents.reasoners import ClaudeReasoner
+from compliance.fail_closed import WITHHELD
 from compliance.phi import redact
 from serve.wire import to_agent_event
 from store.factory import Stores
 from tests.utils.anthropic import tool_use_reply
 from tests.utils.http import Recorded, Reply, ScriptedServer
 from tests.utils.payloads import JIRA, load
+from tests.utils.phi import break_phi_check
 
 LABELS = JIRA / "mattermost__webhook-issue-updated-labels.json"  # TES-41: High, To Do, nobody
 RESOLVED = JIRA / "mattermost__webhook-issue-updated-resolved.json"  # TES-41 → Done
@@ -85,6 +89,27 @@ async def test_phi_in_text_without_review_then_reviewed(stores: Stores) -> None:
     payload["issue"]["fields"]["labels"] = ["hipaa-reviewed"]
     result = await agent.handle_event(event(payload, "e2"))
     assert "phi_without_review:KT-22" in result["closed"]
+
+
+async def test_text_that_cannot_be_checked_counts_as_phi_until_it_can(
+    stores: Stores, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    payload = copy.deepcopy(load(CREATED))
+    payload["issue"]["fields"]["description"] = "Tidy the chart view."  # no PHI in fact
+    agent = CareTrack(stores.state)
+    broken = break_phi_check(monkeypatch)
+    result = await agent.handle_event(event(payload, "e1"))
+    assert broken.checked and result["action"] == "evaluated"
+    phi = (await findings(stores))["phi_without_review:KT-22"]
+    assert phi["status"] == "open" and "could not be checked for PHI" in phi["title"]
+    state = await stores.state.get("t1", "CareTrack")
+    assert state is not None and state.data["issues"]["KT-22"]["summary"] == WITHHELD
+
+    monkeypatch.undo()  # checked again on the next event: no PHI, the finding closes
+    result = await agent.handle_event(event(payload, "e2"))
+    assert "phi_without_review:KT-22" in result["closed"]
+    state = await stores.state.get("t1", "CareTrack")
+    assert state is not None and state.data["issues"]["KT-22"]["summary"] != WITHHELD
 
 
 async def test_phi_label_and_epic_with_all_children_done(stores: Stores) -> None:

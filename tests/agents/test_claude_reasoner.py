@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
+
 from agents.events import AgentEvent, IssueSnapshot
-from agents.reasoners import ClaudeReasoner, StateResponseCache
+from agents.reasoners import ClaudeReasoner, ReasonerError, ReasoningRequest, StateResponseCache
 from agents.tasksmith import TaskSmith
-from agents.tasksmith_models import EpicIn
+from agents.tasksmith_models import EpicIn, TaskSmithPlan
 from agents.tasksmith_offline import plan_epic
+from compliance.fail_closed import FALLBACK_REASON
+from compliance.phi import PhiCheckFailed
 from store.factory import Stores
 from tests.utils.anthropic import overloaded_reply, tool_use_reply
 from tests.utils.http import Recorded, Reply, ScriptedServer
@@ -85,3 +89,21 @@ async def test_redaction_hook_applies_to_the_prompt(stores: Stores) -> None:
         await TaskSmith(stores.state, reasoner).handle_event(event())
     prompt = server.requests[0].json()["messages"][0]["content"]
     assert "[REDACTED] portal" in prompt and "Patient portal" not in prompt
+
+
+def unchecked(_: str) -> str:
+    raise PhiCheckFailed("PHI detection failed (test)")
+
+
+async def test_a_prompt_that_cannot_be_checked_is_not_sent(stores: Stores) -> None:
+    with ScriptedServer(scripted([tool_use_reply("propose_subtasks", plan_json())])) as server:
+        reasoner = ClaudeReasoner(api_key="k", model="m", base_url=server.url, max_retries=0,
+                                  cache=StateResponseCache(stores.state), redact=unchecked)
+        with pytest.raises(ReasonerError, match=f"^{FALLBACK_REASON}$") as failure:
+            await reasoner.reason(ReasoningRequest(
+                tenant="t1", task="propose_subtasks", system="s", input=EPIC,
+                output=TaskSmithPlan, offline=plan_epic))
+        assert isinstance(failure.value.__cause__, PhiCheckFailed)
+        result = await TaskSmith(stores.state, reasoner).handle_event(event())
+    assert server.requests == []
+    assert result["producedBy"] == "offline" and result["fallbackReason"] == FALLBACK_REASON

@@ -12,6 +12,7 @@ import pytest
 from agents.mindmesh import MindMesh
 from agents.mindmesh_models import AskIn, Passage
 from agents.reasoners import ClaudeReasoner
+from compliance.fail_closed import FALLBACK_REASON
 from compliance.phi import redact
 from config.settings import Settings
 from embeddings.confluence import FolderSource
@@ -22,6 +23,7 @@ from index.manager import ShardManager, open_manager
 from store.factory import Stores
 from tests.utils.anthropic import tool_use_reply
 from tests.utils.http import Recorded, Reply, ScriptedServer
+from tests.utils.phi import break_phi_check
 from tests.utils.servers import SHARED
 
 EXPORT = SHARED / "fixtures" / "confluence"
@@ -85,6 +87,24 @@ async def test_claude_answer_cites_only_returned_passages(
     prompt = body["messages"][0]["content"]
     assert "John Smith" not in prompt and "4829103" not in prompt, "PHI reached the LLM"
     assert "Identity Providers" in prompt and body["tools"][0]["name"] == "answer_with_citations"
+
+
+async def test_a_question_that_cannot_be_checked_is_answered_offline(
+    stores: Stores, retriever: ShardRetriever, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    answer = {"answer": "from Claude [1]", "citations": [1]}
+    with ScriptedServer(lambda _: tool_use_reply("answer_with_citations", answer)) as server:
+        reasoner = ClaudeReasoner(api_key="k", model="claude-test", base_url=server.url,
+                                  max_retries=0, redact=redact)
+        agent = MindMesh(stores.state, reasoner, retriever=retriever)
+        broken = break_phi_check(monkeypatch)
+        out = await agent.ask("t1", AskIn(
+            question="Patient John Smith, MRN 4829103, cannot log in: how is SAML set up?", k=3))
+    assert server.requests == [], "the question reached the Messages API unchecked"
+    assert any("4829103" in text for text in broken.checked)
+    assert out.produced_by == "offline" and out.fallback_reason == FALLBACK_REASON
+    assert out.passages and out.answer != answer["answer"]
+    assert out.model_dump(by_alias=True)["fallbackReason"] == FALLBACK_REASON
 
 
 async def test_offline_answer_and_tenant_isolation(stores: Stores,

@@ -8,7 +8,10 @@ from collections.abc import Iterator
 
 import pytest
 
+from compliance import _identifiers
+from compliance.fail_closed import LOG_NOTICE, WITHHELD
 from compliance.log_filter import PhiRedactingFilter, install
+from tests.utils.phi import break_phi_check
 
 PHI = ["Rupert Haskins", "02/17/1953", "219-44-7710", "00913377", "(302) 555-0144"]
 
@@ -106,3 +109,40 @@ def test_install_defaults_to_the_root_handlers(caplog: pytest.LogCaptureFixture)
         for filterer in (root, *root.handlers):
             for f in [f for f in filterer.filters if isinstance(f, PhiRedactingFilter)]:
                 filterer.removeFilter(f)
+
+
+def test_a_record_whose_phi_check_fails_is_emitted_as_a_notice(
+    logger: logging.Logger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    install(logger)
+    broken = break_phi_check(monkeypatch)
+    logger.warning("Chart opened for patient %s", "Rupert Haskins", stack_info=True)
+    assert broken.checked
+    assert output(logger) == f"WARNING phi-test {LOG_NOTICE}\n[stack withheld: PHI check failed]\n"
+
+
+def test_a_check_failing_after_the_message_passed_withholds_the_whole_record(
+    logger: logging.Logger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    install(logger)
+    logger.handlers[0].setFormatter(logging.Formatter("%(message)s|%(contact)s"))
+    broken = break_phi_check(monkeypatch, only_on="r.h@example.com")
+    logger.info("intake for patient %s", "Rupert Haskins", extra={"contact": "r.h@example.com"})
+    assert broken.checked == ["r.h@example.com"]  # the message itself was checked and passed
+    assert output(logger) == f"{LOG_NOTICE}|{WITHHELD}\n"
+
+
+def test_the_filter_never_raises_whatever_the_detector_raises(
+    logger: logging.Logger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def layer(text: str) -> object:
+        raise RuntimeError("a detector bug")
+
+    monkeypatch.setattr(_identifiers, "detect", layer)  # untranslated, or translated: the same
+    install(logger)
+    try:
+        raise ValueError("SSN 219-44-7710")
+    except ValueError:
+        logger.exception("lookup failed for %s", "Rupert Haskins")
+    text = output(logger)
+    assert text == f"ERROR phi-test {LOG_NOTICE}\n[traceback withheld: PHI check failed]\n"

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from compliance.sentry_scrub import before_breadcrumb, before_send
+from compliance.sentry_scrub import before_breadcrumb, before_send, before_send_transaction
+from tests.utils.phi import break_phi_check
 
 PHI = [
     "Rupert Haskins",
@@ -198,3 +199,75 @@ def test_a_real_sentry_client_sends_nothing_but_placeholders() -> None:
     assert [phi for phi in PHI if phi in dumped] == []
     assert sent[0]["exception"]["values"][0]["value"] == "no match for SSN [SSN]"
     assert sent[0]["breadcrumbs"]["values"][0]["message"] == "opened chart of patient [NAME]"
+
+
+def test_what_cannot_be_checked_is_dropped(monkeypatch: pytest.MonkeyPatch) -> None:
+    broken = break_phi_check(monkeypatch)
+    transaction = {"type": "transaction", "transaction": "GET /patients",
+                   "spans": [{"description": "SELECT * FROM visits WHERE mrn = '00913377'"}]}
+    assert before_send(make_event(), None) is None
+    assert before_send_transaction(transaction, None) is None
+    assert before_breadcrumb({"message": "opened chart of patient Rupert Haskins"}, None) is None
+    assert broken.checked
+
+
+def test_an_event_is_dropped_whole_when_one_of_its_fields_cannot_be_checked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The request body is scrubbed after the message, exception and breadcrumbs passed.
+    broken = break_phi_check(monkeypatch, only_on="BQX220019934")
+    assert before_send(make_event(), None) is None
+    assert broken.checked == ["Member ID BQX220019934 denied"]
+
+
+def test_a_real_sentry_client_drops_a_breadcrumb_that_cannot_be_checked(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    sentry_sdk = pytest.importorskip("sentry_sdk")
+    from sentry_sdk.transport import Transport
+
+    sent: list[dict[str, Any]] = []
+
+    class Capture(Transport):
+        def capture_envelope(self, envelope: Any) -> None:
+            sent.extend(item.payload.json for item in envelope.items if item.type == "event")
+
+    from compliance import sentry_scrub
+
+    client = sentry_sdk.Client(
+        dsn="https://public@sentry.invalid/1", transport=Capture, default_integrations=False,
+        include_local_variables=False,  # as serve.observability sets it
+        before_send=sentry_scrub.before_send, before_breadcrumb=sentry_scrub.before_breadcrumb,
+    )
+    # Made up, not written out: the event's stack frames quote this file's source lines.
+    name = " ".join(["Rupert", "Haskins"])
+    broken = break_phi_check(monkeypatch, only_on=name)
+    with sentry_sdk.new_scope() as scope:
+        scope.set_client(client)
+        scope.add_breadcrumb(message=f"opened chart of patient {name}", category="ui")
+        scope.add_breadcrumb(message="opened the worklist", category="ui")
+        try:
+            raise LookupError("no match for SSN 219-44-7710")
+        except LookupError as error:
+            scope.capture_exception(error)
+        client.flush(timeout=5)
+        client.close(timeout=5)
+
+    assert broken.checked
+    assert len(sent) == 1, "the event itself could be checked and was sent"
+    assert [c["message"] for c in sent[0]["breadcrumbs"]["values"]] == ["opened the worklist"]
+    assert sent[0]["exception"]["values"][0]["value"] == "no match for SSN [SSN]"
+    assert [phi for phi in PHI if phi in json.dumps(sent[0])] == []
+
+
+def test_a_breadcrumb_is_dropped_whatever_the_detector_raises(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from compliance import _identifiers
+
+    def layer(text: str) -> object:
+        raise RuntimeError("a detector bug")
+
+    # Sentry keeps the unscrubbed breadcrumb when the hook raises: the hook must not.
+    monkeypatch.setattr(_identifiers, "detect", layer)
+    assert before_breadcrumb({"message": "opened chart of patient Rupert Haskins"}, None) is None

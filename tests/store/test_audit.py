@@ -8,9 +8,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from compliance.fail_closed import WITHHELD
 from config.settings import Settings
 from store.audit import GENESIS, AuditLog, entry_hash
 from store.dynamo import make_client, to_item
+from tests.utils.phi import break_phi_check
 
 
 def open_log(settings: Settings) -> AuditLog:
@@ -44,6 +46,22 @@ async def test_entries_chain_in_append_order(settings: Settings) -> None:
     assert [e.seq for e in await log.entries("t1", limit=2)] == [1, 2]
     empty = await log.verify("nobody")
     assert empty.ok and empty.entries == 0 and empty.head == GENESIS
+
+
+async def test_fields_that_cannot_be_checked_are_withheld_and_the_chain_goes_on(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = open_log(settings)
+    await add(log, n=1)
+    break_phi_check(monkeypatch, only_on="tenants/t1/agents/A/1")  # one resource fails
+    await add(log, n=2)
+    monkeypatch.undo()
+    await add(log, n=1)
+    entries = await log.entries("t1")
+    assert [e.resource for e in entries] == [
+        "tenants/t1/agents/A/0", "tenants/t1/agents/A/0", WITHHELD, "tenants/t1/agents/A/0"]
+    assert entries[2].actor == "acct-1" and entries[2].request_id == "req-1"
+    assert (await log.verify("t1")).ok
 
 
 async def test_paging_over_many_entries(settings: Settings) -> None:
