@@ -86,6 +86,15 @@ class Settings(BaseSettings):
     anthropic_timeout_s: float = 60.0
     anthropic_max_retries: int = 4
 
+    # Per-tenant known names (compliance.known_names, store.known_names): the key of the names'
+    # digests (at least 32 characters, checked where it is used since a pydantic error would
+    # quote it; dev mode generates one under <data_dir>/dev-keys), and how often each process
+    # re-checks a tenant's registry. A check is one GetItem per tenant; the names are read
+    # again only when they changed. The process that accepted new names sees them at once,
+    # the others within this interval.
+    phi_names_key: SecretStr | None = None
+    phi_names_refresh_s: float = Field(60.0, ge=0)
+
     # Sentry
     sentry_dsn: str | None = Field(None, validation_alias=_alias("sentry_dsn", "SENTRY_DSN"))
     sentry_traces_sample_rate: float = Field(0.0, ge=0.0, le=1.0)

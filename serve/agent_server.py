@@ -22,8 +22,10 @@ class AgentServer:
 
     async def handle_event(self, event: dict[str, Any]) -> dict[str, Any]:
         parsed = AgentEvent.model_validate(event)
-        with tenant_scope(parsed.tenant, self.agent.name):  # a failure reaches Sentry, tagged
-            return await self.agent.handle_event(parsed)
+        # The tenant's known names outside the Sentry scope: its report is redacted with them.
+        async with self.stores.names.active(parsed.tenant):
+            with tenant_scope(parsed.tenant, self.agent.name):  # a failure reaches Sentry
+                return await self.agent.handle_event(parsed)
 
     async def health(self) -> str:
         return "ok"

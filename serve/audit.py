@@ -64,7 +64,11 @@ ACTIONS: dict[tuple[str, str], str] = {
     ("POST", "/v1/tenants/{tenant}/ask"): "mindmesh.ask",
     ("POST", "/v1/tenants/{tenant}/reindex"): "mindmesh.reindex",
     ("GET", "/v1/tenants/{tenant}/reindex/{job_id}"): "mindmesh.reindex.read",
+    ("POST", "/v1/tenants/{tenant}/phi/names"): "phi.names.add",
 }
+# Counts an answer may carry, recorded with the resource (the known names: how many, never
+# which).
+_COUNTS = ("added", "total")
 
 
 def outcome_of(status: int) -> str:
@@ -146,6 +150,9 @@ def _resource(scope: Scope, body: bytes | None) -> str:
                 value = answer.get(key)
                 if isinstance(value, str) and value not in resource:
                     return f"{resource}#{key}={value}"
+            counts = [f"{k}={answer[k]}" for k in _COUNTS if type(answer.get(k)) is int]
+            if counts:
+                return f"{resource}#{'&'.join(counts)}"
     return resource
 
 

@@ -10,6 +10,7 @@
     clinisight token --tenant T [--account A]      (dev mode only)
     clinisight audit list --tenant T [--after N] [--limit N]   the tenant's audit trail
     clinisight audit verify --tenant T             check the tenant's audit hash chain
+    clinisight phi add-names --tenant T FILE [--csv]   register names always redacted for T
 
 Exit status 0 on success, 1 when the command failed (the JSON says why).
 """
@@ -31,6 +32,7 @@ import httpx
 from config.settings import Settings
 from serve.auth import sign_jira_body
 from serve.devkeys import DEV_TENANT, ensure_dev_keys, jira_secret, mint_fit
+from serve.names_file import batches, read_names
 from serve.stack import pid_file, run_foreground, wait_healthy
 
 FINAL = {"done", "failed", "ignored"}
@@ -286,6 +288,24 @@ def cmd_audit(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_phi(settings: Settings, args: argparse.Namespace) -> int:
+    names = read_names(Path(args.file), True if args.csv else None)
+    if not names:
+        raise CliError(f"{args.file}: no names found")
+    added, total = 0, 0
+    # Leave room under the ingress's body limit for the JSON around the names.
+    for batch in batches(names, int(settings.max_body_bytes * 0.9)):
+        resp = _request(settings, "POST", f"/v1/tenants/{args.tenant}/phi/names",
+                        json={"names": batch}, headers=_bearer(settings, args.tenant))
+        if resp.status_code != 200:
+            _out({"added": added, "total": total, "failed": _answer(resp)})
+            return 1
+        added += int(resp.json()["added"])
+        total = int(resp.json()["total"])
+    _out({"added": added, "total": total})
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="clinisight", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -336,6 +356,13 @@ def parser() -> argparse.ArgumentParser:
     audit.add_argument("--after", type=int, default=0, help="list: entries after this number")
     audit.add_argument("--limit", type=int, default=None, help="list: at most this many")
     audit.set_defaults(fn=cmd_audit)
+    phi = sub.add_parser("phi", help="per-tenant known names, always redacted")
+    phi_sub = phi.add_subparsers(dest="phi_command", required=True)
+    add = phi_sub.add_parser("add-names", help="register the names in FILE for a tenant")
+    add.add_argument("file", help="one name a line, or a CSV with a header row (.csv)")
+    add.add_argument("--tenant", required=True)
+    add.add_argument("--csv", action="store_true", help="read FILE as CSV whatever its name")
+    add.set_defaults(fn=cmd_phi)
     return p
 
 

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from ray.serve.handle import DeploymentHandle
 
+from compliance.known_names import set_known_names
 from config.settings import Settings
 from serve.audit import admit
 from serve.auth import FitVerifier, Principal
@@ -57,7 +58,16 @@ async def principal(request: Request) -> Principal:
     """The caller, from the Forge Invocation Token (401 if missing or bad); then admitted:
     recorded for the audit trail and held to the tenant's rate limit (429)."""
     caller = await get_ctx().fit.verify(request.headers.get("authorization"))
+    return await admitted(request, caller)
+
+
+async def admitted(request: Request, caller: Principal) -> Principal:
+    """``admit`` an authenticated caller, then make their tenant's known names current for the
+    rest of the request: its log lines, error reports and audit entry are redacted with them.
+    Set, not scoped: the request has a task of its own, and what runs after the handler (the
+    audit middleware, Sentry's outermost middleware) must still see them."""
     admit(request, caller)
+    set_known_names(await get_ctx().stores.names.matcher(caller.tenant))
     return caller
 
 

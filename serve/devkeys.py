@@ -1,4 +1,5 @@
-"""Dev-mode credentials: a local RSA key whose JWKS stands in for Atlassian's, and a Jira secret.
+"""Dev-mode credentials: a local RSA key whose JWKS stands in for Atlassian's, a Jira secret,
+and the key of the known names' digests (``store.known_names``).
 
 Made once under ``<data_dir>/dev-keys`` (mode 0600) so the CLI can mint Forge Invocation Tokens
 for any tenant and sign Jira webhooks for the default tenant ``dev``. Never used outside dev
@@ -42,10 +43,11 @@ def ensure_dev_keys(settings: Settings) -> Settings:
         return settings
     keydir = _dir(settings)
     keydir.mkdir(parents=True, exist_ok=True)
-    key_path, jwks_path, jira_path = (
+    key_path, jwks_path, jira_path, names_path = (
         keydir / "fit-signing-key.pem",
         keydir / "jwks.json",
         keydir / "jira-secrets.json",
+        keydir / "phi-names.key",
     )
     if not key_path.exists() or not jwks_path.exists():
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -60,12 +62,16 @@ def ensure_dev_keys(settings: Settings) -> Settings:
         jwks_path.write_text(json.dumps({"keys": [jwk]}, indent=2))
     if not jira_path.exists():
         _write_private(jira_path, json.dumps({DEV_TENANT: secrets.token_hex(32)}).encode())
+    if not names_path.exists():
+        _write_private(names_path, secrets.token_hex(32).encode())
     jira = {t: SecretStr(s) for t, s in json.loads(jira_path.read_text()).items()}
     update: dict[str, Any] = {
         "jira_webhook_secrets": {**jira, **settings.jira_webhook_secrets},
     }
     if settings.forge_jwks_file is None:
         update["forge_jwks_file"] = jwks_path
+    if settings.phi_names_key is None:
+        update["phi_names_key"] = SecretStr(names_path.read_text().strip())
     return settings.model_copy(update=update)
 
 

@@ -1,9 +1,9 @@
 """HTTP errors, and the one place domain errors become HTTP statuses.
 
-AuthError → 401, HttpError → its status, StoreError → 503, DependencyCycle → 422 (naming
-the cycle), ProposalNotFound → 404, ProposalConflict → 409, JiraError → 502; request bodies are
-parsed with ``parse_json`` (400 not JSON, 422 not an object / nested too deeply) and validated with
-``validate`` (422 naming the field).
+AuthError → 401, HttpError → its status, StoreError → 503, KnownNamesNotConfigured → 503,
+DependencyCycle → 422 (naming the cycle), ProposalNotFound → 404, ProposalConflict → 409,
+JiraError → 502; request bodies are parsed with ``parse_json`` (400 not JSON, 422 not an object
+/ nested too deeply) and validated with ``validate`` (422 naming the field).
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from agents.roadmapsmith_models import DependencyCycle
 from agents.tasksmith_writeback import ProposalConflict, ProposalNotFound
 from serve.auth import AuthError
 from store.errors import StoreError
+from store.known_names import KnownNamesNotConfigured
 
 log = logging.getLogger("clinisight.ingress")
 
@@ -72,6 +73,10 @@ def install_handlers(app: FastAPI) -> None:
     async def _jira_error(_: Request, exc: JiraError) -> JSONResponse:
         # Jira's own status is not ours: the upstream failed, the request may be fine.
         return JSONResponse({"detail": str(exc)}, status_code=502)
+
+    @app.exception_handler(KnownNamesNotConfigured)
+    async def _no_names_key(_: Request, exc: KnownNamesNotConfigured) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=503)
 
     @app.exception_handler(StoreError)
     async def _store_error(_: Request, exc: StoreError) -> JSONResponse:

@@ -10,7 +10,7 @@ from serve.auth import FitVerifier, JwksSource
 from serve.context import IngressContext, set_context
 from serve.errors import install_handlers
 from serve.observability import init_observability
-from serve.routes import agents, events, forge_actions, health, mindmesh
+from serve.routes import agents, events, forge_actions, health, mindmesh, phi
 from store.factory import open_stores
 
 app = FastAPI(
@@ -20,7 +20,7 @@ app = FastAPI(
 )
 install_handlers(app)
 app.add_middleware(AuditMiddleware)  # request ids and the audit trail
-for module in (events, agents, mindmesh, forge_actions, health):
+for module in (events, agents, mindmesh, phi, forge_actions, health):
     app.include_router(module.router)
 
 

@@ -96,20 +96,21 @@ def _run_reindex(settings: Settings, progress: dict[str, Any], indexes: list[Dep
         prog = ReindexProgress.model_validate(progress)
         source = open_source(prog.source or "", credentials(settings, oauth_token))
         try:
-            done = await reindex_space(
-                prog,
-                source=source,
-                jobs=jobs,
-                writer=IndexClient(indexes),
-                embed_stream=ray_data_embed_stream(
-                    resolve_backend(settings), settings.models_dir,
-                    batch_size=settings.embed_batch_size, actors=1,
-                    threads=settings.embed_threads, num_cpus=settings.embed_actor_cpus,
-                ),
-                redact=redact,
-                chunking=ChunkingOptions(settings.chunk_max_chars, settings.chunk_overlap),
-                snapshots=SnapshotPolicy(settings.reindex_snapshot_interval_s),
-            )
+            async with stores.names.active(prog.tenant):
+                done = await reindex_space(
+                    prog,
+                    source=source,
+                    jobs=jobs,
+                    writer=IndexClient(indexes),
+                    embed_stream=ray_data_embed_stream(
+                        resolve_backend(settings), settings.models_dir,
+                        batch_size=settings.embed_batch_size, actors=1,
+                        threads=settings.embed_threads, num_cpus=settings.embed_actor_cpus,
+                    ),
+                    redact=redact,
+                    chunking=ChunkingOptions(settings.chunk_max_chars, settings.chunk_overlap),
+                    snapshots=SnapshotPolicy(settings.reindex_snapshot_interval_s),
+                )
         except Exception as exc:
             prog.status = "failed"
             prog.error = f"{type(exc).__name__}: {exc}"[:500]
@@ -139,8 +140,9 @@ class MindMeshServer:
         self._watchers: set[asyncio.Task[None]] = set()
 
     async def ask(self, tenant: str, request: dict[str, Any]) -> dict[str, Any]:
-        with tenant_scope(tenant, "MindMesh"):  # a failure reaches Sentry, tagged
-            out = await self.agent.ask(tenant, AskIn.model_validate(request))
+        async with self.stores.names.active(tenant):
+            with tenant_scope(tenant, "MindMesh"):  # a failure reaches Sentry, tagged
+                out = await self.agent.ask(tenant, AskIn.model_validate(request))
         return out.model_dump(mode="json", by_alias=True)
 
     async def start_reindex(self, tenant: str, space: str, source: str | None,
@@ -185,12 +187,14 @@ class MindMeshServer:
         async def embed(texts: list[str]) -> np.ndarray:
             return await self.embedder.embed_many.remote(texts)
 
-        return await apply_page_event(
-            event["tenant"], event["kind"], page.page_id, page.space_key, page.version,
-            jobs=self.jobs, writer=self.client, embed=embed, redact=redact,
-            chunking=ChunkingOptions(self.settings.chunk_max_chars, self.settings.chunk_overlap),
-            credentials=credentials(self.settings),
-        )
+        async with self.stores.names.active(event["tenant"]):
+            return await apply_page_event(
+                event["tenant"], event["kind"], page.page_id, page.space_key, page.version,
+                jobs=self.jobs, writer=self.client, embed=embed, redact=redact,
+                chunking=ChunkingOptions(self.settings.chunk_max_chars,
+                                         self.settings.chunk_overlap),
+                credentials=credentials(self.settings),
+            )
 
     async def health(self) -> str:
         """Ok when the embedder and every index partition answer."""

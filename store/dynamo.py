@@ -9,8 +9,9 @@ are used: no transactions, no TTL.
 from __future__ import annotations
 
 import asyncio
+import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -23,6 +24,8 @@ from config.settings import Settings
 from store.errors import AlreadyExists, StoreUnavailable
 
 T = TypeVar("T")
+
+BATCH_WRITE_MAX = 25  # items per BatchWriteItem call (DynamoDB's limit)
 
 _SER = TypeSerializer()
 _DESER = TypeDeserializer()
@@ -48,6 +51,7 @@ TABLES: dict[str, tuple[str, str, list[dict[str, Any]]]] = {
     ),
     "Audit": ("tenantId", "entryId", []),
     "Embeddings": ("tenantId", "itemKey", []),
+    "PhiNames": ("tenantId", "nameKey", []),
 }
 _EXTRA_ATTRS = {"Events": [("unfinished", "S"), ("acceptedAt", "N")]}
 
@@ -194,6 +198,32 @@ class DynamoTable:
             kwargs["ExpressionAttributeNames"] = dict(names)
         resp = await self._call(self.client.update_item, **kwargs)
         return from_item(resp.get("Attributes", {}))
+
+    async def batch_put(self, items: Sequence[Mapping[str, Any]], concurrency: int = 4,
+                        attempts: int = 8) -> None:
+        """Put ``items`` (no two with the same key) with BatchWriteItem, ``BATCH_WRITE_MAX`` a
+        call, ``concurrency`` calls at a time. Items a call leaves unprocessed (throttling) are
+        sent again after a growing, jittered pause, as AWS advises; still unprocessed after
+        ``attempts`` calls: ``StoreUnavailable``. Not atomic: on an error some items are in."""
+        gate = asyncio.Semaphore(concurrency)
+
+        async def write(chunk: Sequence[Mapping[str, Any]]) -> None:
+            pending = [{"PutRequest": {"Item": to_item(item)}} for item in chunk]
+            async with gate:
+                for attempt in range(attempts):
+                    resp = await self._call(self.client.batch_write_item,
+                                            RequestItems={self.name: pending})
+                    pending = resp.get("UnprocessedItems", {}).get(self.name, [])
+                    if not pending:
+                        return
+                    pause = min(1.0, 0.05 * 2**attempt)
+                    await asyncio.sleep(random.uniform(pause / 2, pause))  # noqa: S311
+            raise StoreUnavailable(
+                f"DynamoDB left {len(pending)} item(s) unprocessed on {self.name} "
+                f"after {attempts} attempts")
+
+        chunks = [items[i : i + BATCH_WRITE_MAX] for i in range(0, len(items), BATCH_WRITE_MAX)]
+        await asyncio.gather(*(write(c) for c in chunks))
 
     async def delete(self, key: Mapping[str, Any]) -> None:
         await self._call(self.client.delete_item, TableName=self.name, Key=to_item(key))

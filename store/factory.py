@@ -9,6 +9,7 @@ from typing import Any
 from config.settings import Settings
 from store.dynamo import make_client
 from store.events import EventLog
+from store.known_names import DynamoNameDigestStore, KnownNamesCache
 from store.state import DynamoStateStore
 
 
@@ -17,6 +18,7 @@ class Stores:
     client: Any
     state: DynamoStateStore
     events: EventLog
+    names: KnownNamesCache  # each tenant's known names (compliance.known_names)
 
     async def ping(self) -> None:
         await self.events.ping()
@@ -30,5 +32,9 @@ def open_stores(settings: Settings, threads: int = 32) -> Stores:
         client=client,
         state=DynamoStateStore(client, settings.table("AgentState"), pool),
         events=EventLog(client, settings.table("Events"), pool),
+        names=KnownNamesCache(
+            DynamoNameDigestStore(client, settings.table("PhiNames"), pool),
+            settings.phi_names_key, settings.phi_names_refresh_s,
+        ),
     )
 

@@ -14,9 +14,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from ray.serve.handle import DeploymentHandle
 
-from serve.audit import admit
 from serve.auth import Principal, verify_jira_signature
-from serve.context import Caller, IngressContext, get_ctx, principal
+from serve.context import Caller, IngressContext, admitted, get_ctx, principal
 from serve.errors import HttpError, parse_json, validate
 from serve.routing import route
 from serve.wire import ForgeEventIn, JiraWebhookIn, event_id_for, kind_of, to_agent_event
@@ -91,7 +90,7 @@ async def jira_webhook(request: Request, tenant: str | None = None) -> JSONRespo
     caller = verify_jira_signature(
         body, request.headers.get("x-hub-signature"), tenant, ctx.jira_secrets
     )
-    admit(request, caller)  # audit actor and rate limit, as for a Forge token
+    await admitted(request, caller)  # audit actor, rate limit, known names: as for a Forge token
     payload = parse_json(body)
     parsed = validate(JiraWebhookIn, payload)
     return await accept(ctx, caller, "jira", parsed.webhookEvent, payload,
