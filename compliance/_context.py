@@ -11,17 +11,19 @@ import re
 from collections.abc import Iterable, Iterator
 
 from compliance._kinds import NOT_BEFORE, Candidate, PhiKind, PhiSpan
+from compliance._lexicon import Lexicon, lexicon
+from compliance._stopnames import NOT_NAMES
 
 DATE_RANK, NAME_RANK = 3, 4
 
 # ---------------------------------------------------------------- dates
 
 _MONTH = (
-    r"(?:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?"
+    r"(?i:Jan(?:uary)?|Feb(?:ruary)?|Mar(?:ch)?|Apr(?:il)?|May|June?|July?|Aug(?:ust)?"
     r"|Sep(?:t(?:ember)?)?|Oct(?:ober)?|Nov(?:ember)?|Dec(?:ember)?)\.?"
 )
-_WEEKDAY = r"(?:(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day,? +)?"
-_DAY = r"(?:[12][0-9]|3[01]|0?[1-9])(?:st|nd|rd|th)?"
+_WEEKDAY = r"(?:(?i:(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day),? +)?"
+_DAY = r"(?:[12][0-9]|3[01]|0?[1-9])(?i:st|nd|rd|th)?"
 _YEAR = r"(?:1[89]|20)[0-9]{2}"
 _TIME = r"(?:[T ][0-9]{1,2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?(?:Z|[+-][0-9]{2}:?[0-9]{2})?)?"
 _DATE = re.compile(
@@ -38,6 +40,42 @@ _DATE = re.compile(
     + r")"
     + NOT_BEFORE
 )
+# How clinical notes write dates: 7/22, 10/18/03, 12/82 (month and two-digit year), and the
+# month on its own after a preposition ("in sept", "MARCH OF 1993"), the day as "the 11th".
+_SHORT_DATE = re.compile(
+    r"(?<![0-9A-Za-z/.:\-])"
+    r"(?:(?:0?[1-9]|1[0-2])/(?:0?[1-9]|[12][0-9]|3[01])(?:/(?:[0-9]{4}|[0-9]{2}))?"
+    r"|(?:0?[1-9]|1[0-2])/(?:[4-9][0-9]|0[0-9])(?!%))"
+    r"(?![0-9]|/[0-9]|\.[0-9]|[-+][0-9])"
+)
+_MONTH_ALONE = re.compile(
+    r"(?i:\b(?:in|since|until|till|during|early|late|mid|by|of|last|next|this|before|after)"
+    r"[ \t]+(?:-[ \t]*)?)"
+    r"((?i:jan(?:uary)?|feb(?:ruary)?|march|apr(?:il)?|june?|july?|aug(?:ust)?"
+    r"|sept?(?:ember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)\b\.?)"
+)
+_ORDINAL_DAY = re.compile(
+    r"(?i:\b(?:on[ \t]+)?the[ \t]+)((?:[12][0-9]|3[01]|0?[1-9])(?i:st|nd|rd|th))\b"
+)
+# Numbers with a slash that are not dates: halves and thirds ("1/2 NS", "rales 1/3 up"), pain
+# scores ("CP 4/10"), ventilator settings ("PSV 10/5", "CPAP 5/5"), strength grades.
+_FRACTION = re.compile(r"1/[234]|2/3|3/4")
+_PAIN_SCORE = re.compile(r"(?i:\b(?:pain|cp|discomfort|c/o|rates?|scale|score|ha|headache)\b)")
+_NOT_DATE_BEFORE = re.compile(
+    r"(?i:\b(?:psv?|ips|cpap|peep|flowby|fio2|ac|simv|imv|bipap|bi-pap|ps|prvc|vent\w*|"
+    r"settings?|mode|mask|rales|crackles|pain|cp|strength|grade|murmur|sem|pulses?|edema|x|"
+    r"times|co/ci|ci|rated?|scored?|#)[ \t:=(]*$)"
+)
+# Ventilator settings ("CPAP/PS of 10/5", "mode decreased to 8/5") name their mode first.
+_VENT = re.compile(r"(?i:\b(?:psv?|ips|cpap|peep|bipap|bi-pap|simv|imv|prvc|vent)\b)")
+_NOT_DATE_AFTER = re.compile(
+    r"(?i:[ \t]*(?:ns\b|normal|str(?:ength)?\b|way|up\b|of\b|pain|cp\b|cm|mm|mg|mcg|units?"
+    r"|tabs?|tsp|cc|ml|l\b|lpm|%|peep|ps\b|x\b|rr|breaths|grade|\+|/|hours?|hrs?|amp|rate"
+    r"|dose|sem|murmur|systolic|strength|psv|cpap|with[ \t]+sats|w[ \t]+sat))"
+)
+
+_MONTH_YEAR = re.compile(rf"{_MONTH},? +{_YEAR}")
+_NUMERIC_MONTH_YEAR = re.compile(rf"(?:0?[1-9]|1[0-2])/{_YEAR}")
 
 # Words that make a nearby date a fact about a person's care.
 _CLINICAL = re.compile(
@@ -57,11 +95,14 @@ _CLINICAL = re.compile(
 )
 # Words that make a nearby date project metadata; the nearer kind of word wins.
 _PROJECT = re.compile(
-    r"(?i:\b(?:due|sprints?|releas\w*|deploy\w*|deadline|milestones?|freeze|go-live|ga|rc|demo"
+    r"(?i:\b(?:due(?![ \t]+to\b)|sprints?|releas\w*|deploy\w*|deadline|milestones?|freeze"
+    r"|go-live|ga|rc|demo"
     r"|retro|planning|standup|created|updated|resolved|closed|merged|shipped|changelog|snapshot"
     r"|timestamps?|build|version|pto|starts?|ends?|eta|target|kickoff|roadmap|backup|cron"
     r"|effective|reindex\w*|migrat\w*|postmortem|outage|incident|throttl\w*|posted|meeting"
-    r"|ran|run|training|templates?|v[0-9]+(?:\.[0-9]+)*)\b)"
+    r"|ran|run|training|templates?|starting|renews?|renewal|cutover|review|budget|contract"
+    r"|invoice|quarter|fiscal|q[1-4]|published|studies|study|trials?|cohort|recruit\w*"
+    r"|enrol\w*|conducted|surveyed|registry|database|v[0-9]+(?:\.[0-9]+)*)\b)"
 )
 # Where a sentence or clause ends; context does not cross it.
 _BOUNDARY = re.compile(
@@ -101,16 +142,81 @@ def _clinical_date(text: str, start: int, end: int) -> bool:
     return c is not None and (p is None or c.start() < p.start())
 
 
-def _dates(text: str) -> Iterator[Candidate]:
-    prev_end = -1
+def _project_date(text: str, start: int, end: int) -> bool:
+    """A project word stands nearer to the date than any clinical word: "due 7/22"."""
+    lo, hi = _clause_before(text, start)
+    clinical = max((m.end() for m in _CLINICAL.finditer(text, lo, hi)), default=-1)
+    project = max((m.end() for m in _PROJECT.finditer(text, lo, hi)), default=-1)
+    if project >= 0 or clinical >= 0:
+        return project > clinical
+    lo, hi = _clause_after(text, end)
+    c = _CLINICAL.search(text, lo, hi)
+    p = _PROJECT.search(text, lo, hi)
+    return p is not None and (c is None or p.start() < c.start())
+
+
+def _machine_time(value: str) -> bool:
+    """A date that needs clinical context: an ISO date with a time of day (2024-05-01T03:00Z,
+    a log's or a system's clock), or a month and year without a day ("between January 1987
+    and January 2010" is how studies and plans write periods; "June 2019" alone names nobody's
+    day)."""
+    if ":" in value and value[:4].isdigit():
+        return True
+    return bool(_MONTH_YEAR.fullmatch(value) or _NUMERIC_MONTH_YEAR.fullmatch(value))
+
+
+def _not_short_date(text: str, start: int, end: int) -> bool:
+    value = text[start:end]
+    if value.count("/") == 2:
+        # 10/18/03: a month, a day and a year are a date; "PSV 10/5/40%" is a vent setting.
+        window = text[max(0, start - 25) : start]
+        return text.startswith("%", end) or bool(_NOT_DATE_BEFORE.search(window))
+    before = text[max(0, start - 25) : start]
+    if _FRACTION.fullmatch(value):
+        return True
+    if value.endswith("/10") and (
+        _PAIN_SCORE.search(before) or _PAIN_SCORE.match(text, end, end + 12)
+        or _PAIN_SCORE.search(text, end, end + 15)
+    ):
+        return True  # "CP 4/10", "c/o 5/10 pain": a pain score
+    if _VENT.search(text, max(0, start - 40), start):
+        return True
+    return bool(_NOT_DATE_BEFORE.search(before) or _NOT_DATE_AFTER.match(text, end, end + 14))
+
+
+def _date_candidates(text: str) -> Iterator[tuple[int, int, bool]]:
+    """(start, end, machine): every date-shaped span, and whether it is a clock's."""
     for m in _DATE.finditer(text):
+        yield m.start(), m.end(), _machine_time(m.group())
+    for m in _SHORT_DATE.finditer(text):
+        if not _not_short_date(text, m.start(), m.end()):
+            yield m.start(), m.end(), False
+    for pattern in (_MONTH_ALONE, _ORDINAL_DAY):
+        for m in pattern.finditer(text):
+            yield m.start(1), m.end(1), False
+
+
+def _dates(text: str) -> Iterator[Candidate]:
+    """Dates more precise than a year, in text about people.
+
+    A date a person wrote (7/22, Jan. 5, 3/18/2024) is PHI unless a project word stands
+    nearer to it than any clinical word ("sprint ends 7/22", "released 2024-05-01"): recall
+    comes first. A machine timestamp with a time of day is PHI only with clinical context, so
+    log lines keep their clocks.
+    """
+    prev_end = -1
+    for start, end, machine in sorted(set(_date_candidates(text))):
+        if start < prev_end:
+            continue
         # A date listed right after an accepted one shares its context: "on 1/4, 1/19 and 2/2".
-        listed = prev_end >= 0 and _LIST_JOIN.fullmatch(text, prev_end, m.start()) is not None
-        if listed or _clinical_date(text, m.start(), m.end()):
-            prev_end = m.end()
-            yield m.start(), m.end(), PhiKind.DATE, DATE_RANK
+        listed = prev_end >= 0 and _LIST_JOIN.fullmatch(text, prev_end, start) is not None
+        if machine:
+            keep = listed or _clinical_date(text, start, end)
         else:
-            prev_end = -1
+            keep = listed or not _project_date(text, start, end)
+        if keep:
+            prev_end = end
+            yield start, end, PhiKind.DATE, DATE_RANK
 
 
 # ---------------------------------------------------------------- names
@@ -191,40 +297,8 @@ _ANCHORS = frozenset(
 _PROVIDER_BEFORE = re.compile(r"\b(?:Dr|Doctor|Prof|NP|PA|RN|MD|DO)\.?[ \t]*(?:[A-Z]\.[ \t]*)?$")
 _TOKEN_RE = re.compile(rf"(?<![A-Za-z]){_PARTICLE}(?![A-Za-z])|{_TOKEN}|{_CAPS}")
 
-# Capitalised words that follow "patient" or precede an identifier without being a name:
-# product features (Patient Portal), committees, function words of Title Case headings.
-_NOT_NAMES = frozenset(
-    """
-    The A An And Or Of For To In On At By With From Is Was Are Be Has Had Have Not No Yes This
-    That These Those It Its He She His Her They Their We Our You Your Can Cannot Will Would
-    Should Could May Must Does Did Do Please Note Notes Also Only All Any Per Via See Re Fwd Hi
-    Hello Thanks Dear Who What When Where Why How New Old Test Tests Testing Sample Synthetic
-    Unknown Portal Safety Experience Intake Form Forms Access Education Engagement Relations
-    Services Service Care Record Records Chart Charts Data Index Identity Identifier Matching
-    Match Merge Registration Registry Financial Flow Transport Transfer Satisfaction Advocate
-    Advocacy Outcomes Summary List Lists Search Lookup Demographics Information Info Name Names
-    Census Room Monitoring Support Journey Communication Communications Navigator Navigation
-    Population Panel Banner Header Details Profile Account Accounts Hub App Mobile Message
-    Messages Messaging Queue Alert Alerts Status Dashboard Report Reports Type Types Model
-    Resource Resources Billing Statement Consent Rights Story Stories Survey Feedback
-    Council Committee Team Program Tracker View Viewer Cohort Entry Level Levels Id Zero Bed
-    Unit Floor Ward Ready Centered Facing Self Preference Preferences Visit Visits Encounter
-    Encounters Schedule Scheduling Appointment Appointments Reminder Reminders Contact Contacts
-    Address Phone Email Home Health Medical Clinical Admission Discharge Instructions Handoff
-    Classification Acuity Risk Score Flag Flags Label Labels Group Groups Class Object Bundle
-    Endpoint Table Field Fields Module Screen Page Pages Settings Doctor Nurse Provider Staff
-    Family Caregiver Patient Patients Member Members Plan Plans Policy Insurance Coverage
-    January February March April June July August September October November December Monday
-    Tuesday Wednesday Thursday Friday Saturday Sunday Jan Feb Mar Apr Jun Jul Aug Sep Sept Oct
-    Nov Dec Today Tomorrow Yesterday Hospital Clinic Center Emergency Department Lab Labs
-    One Two Three Four Five Six Seven Eight Nine Ten Mrn Dob Ssn Npi Tbd Na Dr Doctor Prof Mr
-    Mrs Ms Miss Mx Rev Sr Jr
-    """.split()
-)
-
-
 def _not_a_name(word: str) -> bool:
-    return (word if not word.isupper() else word.capitalize()) in _NOT_NAMES
+    return word.lower() in NOT_NAMES
 
 
 def _name_tokens(seq: str, base: int) -> list[tuple[int, int, str]]:
@@ -290,9 +364,25 @@ def _names(text: str, found: Iterable[PhiSpan]) -> Iterator[Candidate]:
             # One capitalised word before an identifier is too weak a sign.
             if _enough(tokens, 2) and (span := _span(tokens)):
                 spans.append(span)
+    lex = lexicon()
     for start, end in spans:
-        if not _is_provider(text, start):
+        # A cue is followed by many capitalised words that are not names, above all in notes
+        # written in capitals ("PT AWAKE", "Pt. Skin care"): one word at least must read as a
+        # name by the lists (a listed name, or no word of any vocabulary).
+        if any(_listed_name(lex, w) for w in _TOKEN_RE.findall(text[start:end])):
             yield start, end, PhiKind.NAME, NAME_RANK
+
+
+def _listed_name(lex: Lexicon, word: str) -> bool:
+    low = word.lower()
+    if low in lex.first or low in lex.last:
+        return low not in lex.safe or lex.zipf_of(low) < 5.0 or low in lex.first
+    return low not in lex.safe and low not in lex.foreign
+
+
+def is_provider(text: str, start: int) -> bool:
+    """Whether the name at ``start`` follows a provider's title (Dr., NP, RN ...)."""
+    return _is_provider(text, start)
 
 
 def detect_dates(text: str) -> Iterator[Candidate]:

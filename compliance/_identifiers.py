@@ -77,7 +77,50 @@ _PHONE_CUE = re.compile(
 )
 
 
+# A pager or beeper number: four to six digits after its word ("Pager #54321", "PG 33445").
+_PAGER = re.compile(
+    r"(?i:\b(?:pager|pgr|pg|beeper|bleep)\b\.?[ \t]*(?:#|no\.?|number|num)?[ \t:#]*)"
+    r"([0-9]{4,6})" + NOT_BEFORE
+)
+# An age over 89 (Safe Harbor folds those into "90 or older"): "98 yo", "a 92-year-old".
+_AGE = re.compile(
+    r"(?<![0-9.])(9[0-9]|1[0-1][0-9])(?:[ \t-]*(?i:yo\b|y/o|y\.o\.|yrs?\b|years?\b|-year|year-old"
+    r"|yr-old))"
+)
+
+
+# Digits in groups, as phone numbers are written the world over: "070 4493 5104", "9469 9966",
+# "(22) 154-300", "50-98-28-96", "001-771-975-4619", "+1-054-353-1726x16954". Only with a phone
+# word before them ("call", "reach", "answering at", "fax") or after ("... office"), since bare
+# digit groups are also versions, amounts and ids.
+_PHONE_GROUPS = re.compile(
+    r"(?<![0-9A-Za-z_+.\-/])(?:\+?[0-9]{1,3}[ .-]?)?(?:\([0-9]{1,4}\)[ .-]?)?"
+    r"[0-9]{2,5}(?:[ .-][0-9]{2,5}){1,4}(?:[ \t]*(?:x|ext\.?)[ \t]*[0-9]{1,6})?"
+    r"(?![0-9A-Za-z_]|[.\-/][0-9])"
+)
+_PHONE_WORD_BEFORE = re.compile(
+    r"(?i:\b(?:phone|ph|tel|telephone|cell|mobile|call|called|reach(?:ed)?|fax|sms|"
+    r"answering|dial|whatsapp|pager|beeper)\b[^0-9\n]{0,25}$)"
+)
+_PHONE_WORD_AFTER = re.compile(r"(?i:[ \t\-]*(?:office|fax|mobile|cell|home|work)\b)")
+
+
+def _phone_groups(text: str) -> Iterator[Candidate]:
+    for m in _PHONE_GROUPS.finditer(text):
+        digits = sum(c.isdigit() for c in m.group())
+        if not 6 <= digits <= 15 or digits == 6 and m.group().count("-") == 1:
+            continue  # "120-140" is a range
+        before = text[max(0, m.start() - 30) : m.start()]
+        if _PHONE_WORD_BEFORE.search(before) or _PHONE_WORD_AFTER.match(text, m.end()):
+            yield m.start(), m.end(), PhiKind.PHONE, WEAK
+
+
 def _shapes(text: str) -> Iterator[Candidate]:
+    yield from _phone_groups(text)
+    for m in _PAGER.finditer(text):
+        yield m.start(1), m.end(1), PhiKind.PHONE, WEAK
+    for m in _AGE.finditer(text):
+        yield m.start(1), m.end(1), PhiKind.AGE, WEAK
     for m in _EMAIL.finditer(text):
         yield m.start(), m.end(), PhiKind.EMAIL, STRONG
     for m in _MBI.finditer(text):
@@ -167,7 +210,7 @@ _CITY_STATE = rf"{_CITY},? +(?:{_STATES})(?: +{_ZIP})?"
 _ADDRESS = re.compile(
     r"(?:"
     + NOT_AFTER
-    + r"[0-9]{1,6}[A-Z]? +(?:(?:[NSEW]|North|South|East|West|NE|NW|SE|SW)\.? +)?"
+    + r"(?:[0-9]{1,5} +)?[0-9]{1,6}[A-Z]? +(?:(?:[NSEW]|North|South|East|West|NE|NW|SE|SW)\.? +)?"
     + rf"(?:{_STREET_WORD} +){{1,3}}{_SUFFIX}\b\.?"
     + r"|(?i:\bp\.? ?o\.? ?box|\bpost +office +box) +[0-9]{1,6}"
     + r")"
@@ -177,11 +220,54 @@ _ADDRESS = re.compile(
 _CITY_ZIP = re.compile(rf"(?<![A-Za-z]){_CITY}, +(?:{_STATES}) +{_ZIP}" + NOT_BEFORE)
 
 
+_L = "A-Za-zÀ-ÖØ-öø-ÿĀ-ſͰ-Ͽ"  # Latin letters with accents, and Greek
+# Streets written the European way, the number after the name ("Auerstrasse 84", "Via Capo le
+# Case 143", "Rue Dielhère 446"), or with a number on both sides ("35 Hausergasse 59"): a word
+# ending in a street word of its language, or a street word first and a capitalised name.
+_GLUED = (
+    "strasse|straße|str\\.|gasse|weg|vej|vegen|vägen|veien|gade|gata|gatan|katu|tie|tee|allee"
+    "|platz|plein|laan|straat|steeg|kade|utca|útja|ulica|bulevar|vägen|stræde|stig"
+)
+_LEADING = (
+    "rue|via|viale|piazza|calle|avenida|rua|rúa|camiño|camino|carrer|paseo|plaza|vicolo|corso"
+    "|chemin|route|avenue|boulevard|cours|allée|impasse|quai|largo|travessa|strada"
+)
+_NAME_WORD = rf"[{_L}][{_L}'’-]*"
+_STREET_NUMBER_AFTER = re.compile(
+    rf"(?<![0-9{_L}])(?:[0-9]{{1,5}}[ \t]+){{0,2}}"
+    rf"(?:(?:{_NAME_WORD}[ \t]+){{0,2}}[{_L}]+(?i:{_GLUED})"
+    # "Rue Dielhère 446", "Via Capo le Case 143": the street word and the name capitalised
+    rf"|(?:{_LEADING.title()})[ \t]+[A-ZÀ-ÖØ-ÞͰ-Ͽ][a-zß-öø-ÿͰ-Ͽ'’-]+(?:[ \t]+{_NAME_WORD}){{0,3}})"
+    rf"[ \t]+[0-9]{{1,5}}[A-Za-z]?(?![0-9]|[.:/][0-9]|[ \t]*(?:%|mg|mcg|cc|ml|am|pm|h|hrs?)\b)"
+)
+# A unit, a box or a military post office: "Apt. 589", "Suite 574", "PSC 4665, Box 2778 APO
+# AE 80338", "Unit 3906 Box 2810 DPO AE 08750", "USNV Sandberg FPO AA 18532".
+_UNIT_ALONE = re.compile(
+    r"(?i:\b(?:apt|apartment|suite|ste|unit|psc|p\.?[ \t]?o\.?[ \t]?box|box|cmr)\b\.?"
+    r"[ \t]*#?[ \t]*[0-9]{1,6}[A-Za-z]?\b)"
+)
+_MILITARY = re.compile(
+    r"(?i:(?:\b(?:uscgc|usns|usnv|uss|usnS)[ \t]+[A-Za-zÀ-ÿ'’-]+(?:[ \t]+[A-Za-zÀ-ÿ'’-]+)?"
+    r"[ \t]+)?\b(?:apo|fpo|dpo)[ \t]+(?:aa|ae|ap)[ \t]+[0-9]{5}\b)"
+)
+# A postal code where addresses put one: after a place name at the end of an address line
+# ("Lyss 3250", "Senegal 16027", "NC 27513"), or after a cue ("zip code is 35238").
+_ZIP_CUE = re.compile(
+    r"(?i:\b(?:zip|zipcode|zip[ \t]+code|postal[ \t]+code|postcode|post[ \t]+code|plz)\b"
+    r"[ \t]*(?:is|:|#|=)?[ \t]*)([0-9]{4,5}(?:-[0-9]{4})?|[A-Z][0-9][A-Z][ ]?[0-9][A-Z][0-9])\b"
+)
+
+
 def _addresses(text: str) -> Iterator[Candidate]:
     for m in _ADDRESS.finditer(text):
         yield m.start(), m.end(), PhiKind.ADDRESS, ADDRESS
     for m in _CITY_ZIP.finditer(text):
         yield m.start(), m.end(), PhiKind.ADDRESS, ADDRESS
+    for pattern in (_STREET_NUMBER_AFTER, _UNIT_ALONE, _MILITARY):
+        for m in pattern.finditer(text):
+            yield m.start(), m.end(), PhiKind.ADDRESS, ADDRESS
+    for m in _ZIP_CUE.finditer(text):
+        yield m.start(1), m.end(1), PhiKind.ADDRESS, ADDRESS
 
 
 def detect(text: str) -> Iterator[Candidate]:

@@ -26,6 +26,8 @@ class PhiKind(StrEnum):
     EMAIL = "EMAIL"
     DATE = "DATE"
     ADDRESS = "ADDRESS"
+    LOCATION = "LOCATION"
+    AGE = "AGE"
     NAME = "NAME"
 
     @property

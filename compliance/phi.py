@@ -1,84 +1,146 @@
 """Find and redact protected health information (PHI) in free text.
 
 Clinisight redacts PHI before text is embedded, before it goes to an LLM, before a log line is
-written and before an error goes to Sentry. No statistical model can be loaded here, so
-detection is patterns, the words around them, and validators (``find_phi``), each span replaced
-by a typed placeholder (``redact``).
+written and before an error goes to Sentry. ``find_phi`` finds it, ``redact`` replaces each
+span by a typed placeholder (``[NAME]``), ``redact_obj`` walks structures.
 
-Policy (what is tagged, and what is deliberately left alone):
+The policy, on HIPAA Safe Harbor (45 CFR 164.514(b)(2)); it is the README's too:
 
-* ``[SSN]``: ``123-45-6789`` always (the dashed shape is the SSN/ITIN notation, so it is
-  redacted even when the number could not be issued); masked ``***-**-6789``; nine digits,
-  bare or spaced, only after an SSN label or, when spaced, if python-stdnum says it is a valid
-  SSN; "SSN ends in 6789" (the last four).
-* ``[MRN]``: the value after a medical record, chart, account, encounter or patient-id label
-  (``MRN 00482193``, ``MR# 55-201-774``, ``Chart # CH0091823``, ``{"mrn": "00482193"}``,
-  ``mrn = '00482193'``). The label itself is kept; "MRNs 1234567 and 7654321" gives two.
-* ``[MEMBER_ID]``: the value after a member, subscriber, policy, Medicaid or Medicare label, and
-  a Medicare Beneficiary Identifier (``1EG4-TE5-MK73``) anywhere: its alphabet is distinctive.
-* ``[NPI]``: ten digits after an NPI label *and* with a valid Luhn check digit over the
-  ``80840`` prefix; a labelled number that fails the check is not an NPI and is left alone.
-* ``[PHONE]``: North American numbers in the usual notations (with ``+1``, extensions),
-  international ``+CC`` numbers, Korean-style ``010-1234-5678``; ten bare digits only after a
-  phone word (phone, cell, tel, fax, call ...). Seven-digit numbers are not tagged.
-* ``[EMAIL]``: every e-mail address, whoever it belongs to.
-* ``[DATE]``: a date (ISO, ``3/18/2024``, ``Jan. 5, 2024``, ``12 March 2024``, ``3rd of May``,
-  ``June 2019``, ``02/2022``, HL7's ``19790314``, with or without a time) only with clinical
-  context near it (60 characters before, 30 after) in the same sentence: DOB, born,
-  admitted, discharged, seen, surgery, labs, deceased, patient ... When a project word (due,
-  sprint, release, deploy, created ...) stands nearer to the date than any clinical word, the
-  date is project metadata and is kept: "due 2024-05-01", "snapshot=2024-05-01T03:00:00Z".
-  Dates that follow an accepted date in a list ("on 1/4, 1/19 and 2/2/2024") share its context.
-  Years alone are kept (HIPAA Safe Harbor allows them).
-* ``[ADDRESS]``: street addresses (number, street, suffix, unit, then city, state, ZIP when
-  present), PO boxes, and ``City, ST 12345``.
-* ``[NAME]``: a person's name only in clinical context: after Mr/Mrs/Ms/Mx, after patient/pt
-  (``Pt: Jane Doe``, ``the patient, Olivia Brandt,``), after a relative or contact word
-  (daughter, spouse, guardian, emergency contact ...), after ``Name:`` (also ``Nguyen, Thi Lan``
-  and ``DOE, JOHN``), before an age or a role (``Gina Russo, 58yo``, ``Lucia (daughter)``), or
-  just before an identifier we found (``Wei Zhang | MRN ...``, ``Luis Ferreira, DOB ...``).
-  Capitalised words that are not names stop a name (``patient Portal``). Titles are kept
-  (``Mr. [NAME]``). A name with no such cue ("the account for Beatriz Soto") is missed: that
-  would take a statistical model, which cannot be loaded here.
-* Providers are **not** patients: a name after ``Dr.``/``Doctor``/``NP``/``PA`` is kept. HIPAA's
-  Safe Harbor list covers names of the individual, relatives, employers and household members,
-  and the agents need clinician names to route and assign work. Provider NPIs are still
-  redacted, as the issue asks.
-* Project text is left alone: Jira keys (``KT-22``), versions (``2.3.1``), story points,
-  IP addresses, build numbers, machine timestamps without clinical context.
+* **Names** of patients, relatives, household members and employers are PHI wherever they
+  stand, with or without a cue: "Pt: Jane Doe", "son bill called", "Lopie Certusi cell# ...",
+  "the account for Beatriz Soto", "김영희 환자", and any name the tenant registered
+  (``known_names``). Titles stay (``Mr. [NAME]``).
+* **Provider names** (after Dr., Doctor, NP, PA, RN, MD ...) stay readable by default: the
+  agents route and assign work by them. ``configure(redact_provider_names=True)`` (the setting
+  ``CLINISIGHT_PHI_REDACT_PROVIDER_NAMES``) redacts them too.
+* **Dates** more precise than a year that relate to a person: ``7/22``, ``10/18/03``, ``12/82``,
+  ``Jan. 5``, ``3/18/2024``, ``the 11th``, "in sept", DOB and HL7 ``19790314``. A date a person
+  wrote is PHI unless a project word stands nearer to it than any clinical word ("sprint ends
+  7/22", "released 2024-05-01"): recall first. A machine timestamp with a time of day, and a
+  month with a year but no day ("between January 1987 and January 2010"), are PHI only with
+  clinical context near them. Numbers with a slash that are not dates are left: halves, pain
+  scores (``CP 4/10``), ventilator settings (``PSV 10/5``). Years alone are kept.
+* **Places** smaller than a state: street addresses (US and the European forms, units, PO and
+  military boxes), ZIP and postal codes, cities, towns and counties, and the names of hospitals,
+  clinics, rehab and nursing homes and their wards: "CALVERT HOSPITAL", "transferred to GH",
+  "lives in catonsville", "Quartermain 2" (``[ADDRESS]``, ``[LOCATION]``). States and countries
+  are kept.
+* **Numbers**: phone, fax and pager numbers in North American, international and trunk
+  notations (digit groups need a phone word beside them); ages over 89 (``[AGE]``); SSN, MRN,
+  member and Medicare ids, NPI (Luhn-checked), e-mail addresses, each as before.
+* **Project text stays readable**: Jira keys (``KT-22``), versions, story points, sprint and
+  release dates, component names, IP addresses, build numbers.
 
-Where two readings of the same text overlap, a labelled value beats a bare pattern and the
-longer span the shorter. Text that is not Latin script (Korean, ...) passes through untouched
-apart from the numeric patterns above; names written in Hangul are not detected. All patterns
-are compiled at import and every context look-up reads a window of fixed size, so ``find_phi``
-is linear in the text (about 1 MB/s on one core).
+How: layers that each propose spans, settled by ``_resolve`` (a labelled value beats a bare
+pattern, the longer span the shorter):
 
-The evaluation set and its figures are in ``benchmarks/phi_eval.py`` and
-``benchmarks/reports/phi.md``.
+1. ``_identifiers``: identifiers and addresses by pattern and validator;
+2. ``_context``: dates with their context, names after the cues of properly cased text;
+3. ``_cues``: names and places after the cues of clinical notes, in any letter case;
+4. ``_tokens``: a token classifier over name, place and vocabulary lists (``_lexicon``) for
+   names and places with no cue at all;
+5. ``_hangul``: Korean person names (kiwipiepy's proper nouns, surnames, honorifics);
+6. ``known_names``: the tenant's registered names.
+
+Every layer is linear in the text. Models and lists load once per process. If any layer raises,
+or the whole check overruns its time budget, ``find_phi`` raises ``PhiCheckFailed`` and every
+exit fails closed (``compliance.fail_closed``): text that could not be checked does not leave.
+
+Figures (recall and precision per kind on text nobody here wrote, and ms per KB) are in
+``benchmarks/reports/phi.md``, produced by ``benchmarks/phi_eval.py``.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable
 from typing import Any, TypeVar, cast
 
-from compliance import _context, _identifiers
+from compliance import _context, _cues, _hangul, _identifiers, _tokens, known_names
 from compliance._kinds import Candidate, PhiCheckFailed, PhiKind, PhiSpan
+from compliance._lexicon import lexicon
 
-__all__ = ["PhiCheckFailed", "PhiKind", "PhiSpan", "find_phi", "redact", "redact_obj"]
+__all__ = [
+    "PhiCheckFailed", "PhiKind", "PhiSpan", "configure", "find_phi", "redact", "redact_obj",
+]
 
 _T = TypeVar("_T")
 
 
+# The time a check may take: generous (measured cost is about 2 ms per KB on one core), so only
+# a hung layer or a starved process trips it, and then the text fails closed.
+_BUDGET_S, _BUDGET_S_PER_KB = 2.0, 0.1
+_redact_providers = False
+
+
+def configure(*, redact_provider_names: bool = False) -> None:
+    """Set the process's policy options (the settings builder calls this once per process)."""
+    global _redact_providers
+    _redact_providers = redact_provider_names
+
+
 def find_phi(text: str) -> list[PhiSpan]:
-    """Every PHI span in ``text``, sorted by start, none overlapping another."""
+    """Every PHI span in ``text``, sorted by start, none overlapping another.
+
+    Raises ``PhiCheckFailed`` when a layer fails or the check overruns its budget: nothing
+    half-checked is ever returned.
+    """
     if not text:
         return []
-    candidates = [*_identifiers.detect(text), *_context.detect_dates(text)]
+    try:
+        _prepare(text)
+    except Exception as exc:
+        raise PhiCheckFailed(f"PHI detection could not load: {type(exc).__name__}") from None
+    deadline = time.monotonic() + _BUDGET_S + _BUDGET_S_PER_KB * len(text) / 1000
+    try:
+        return _find(text, deadline)
+    except PhiCheckFailed:
+        raise
+    except Exception as exc:  # any layer's failure means the text was not checked
+        raise PhiCheckFailed(f"PHI detection failed: {type(exc).__name__}") from None
+
+
+def _prepare(text: str) -> None:
+    """Load the lists and models once per process, outside the time budget."""
+    lexicon()
+    _tokens.model()
+    if _hangul._HANGUL.search(text):
+        _hangul._load()  # Kiwi, only for text that has Hangul
+
+
+def _in_time(deadline: float) -> None:
+    if time.monotonic() > deadline:
+        raise PhiCheckFailed("PHI detection overran its time budget")
+
+
+def _find(text: str, deadline: float) -> list[PhiSpan]:
+    words = _tokens.Words(text)
+    candidates: list[Candidate] = []
+    for layer in (
+        lambda: _identifiers.detect(text),
+        lambda: _context.detect_dates(text),
+        lambda: _cues.detect(words),
+        lambda: _tokens.detect(words),
+        lambda: _hangul.detect_names(text),
+        lambda: known_names.detect(text),
+    ):
+        candidates.extend(layer())
+        _in_time(deadline)
     found = _resolve(candidates)
     # Names are found last: a name written just before an identifier needs that identifier.
     candidates.extend(_context.detect_names(text, found))
-    return _resolve(candidates)
+    _in_time(deadline)
+    return [
+        span
+        for span, rank in _resolve_ranked(candidates)
+        # A registered name (rank 0) is redacted wherever it stands, after "Dr." too.
+        if rank == 0 or _redact_providers or not _provider_name(text, span)
+    ]
+
+
+def _provider_name(text: str, span: PhiSpan) -> bool:
+    """Provider names stay readable (the policy above): "Dr. Marder", "NP Carol"."""
+    return span.kind is PhiKind.NAME and _context.is_provider(text, span.start)
 
 
 def redact(text: str) -> str:
@@ -189,30 +251,35 @@ def _walk(obj: object, seen: dict[int, object], by_key: bool) -> object:
 
 
 def _resolve(candidates: Iterable[Candidate]) -> list[PhiSpan]:
-    """Keep the best candidates that do not overlap: lower rank first, then the longer.
+    return [span for span, _ in _resolve_ranked(candidates)]
 
-    Candidates only compete with those they overlap, directly or through others, so each such
-    cluster is settled on its own; clusters are small, which keeps this O(n log n).
+
+def _resolve_ranked(candidates: Iterable[Candidate]) -> list[tuple[PhiSpan, int]]:
+    """Overlapping candidates become one span, their union, of the longest one's kind.
+
+    Every character some layer read as PHI is redacted: a registered name inside a street
+    address must not cut the address in two ("1200 [NAME] Lane"), and a weak reading that runs
+    past a strong one still covers what it saw. Candidates only meet those they overlap, directly or
+    through others, so each cluster is settled on its own: O(n log n).
     """
-    kept: list[PhiSpan] = []
+    kept: list[tuple[PhiSpan, int]] = []
     cluster: list[Candidate] = []
     cluster_end = -1
     for candidate in sorted({c for c in candidates if c[1] > c[0]}):
         if candidate[0] >= cluster_end and cluster:
-            kept.extend(_settle(cluster))
+            kept.append(_settle(cluster))
             cluster = []
         cluster.append(candidate)
         cluster_end = max(cluster_end, candidate[1])
-    kept.extend(_settle(cluster))
+    if cluster:
+        kept.append(_settle(cluster))
     return kept
 
 
-def _settle(cluster: list[Candidate]) -> list[PhiSpan]:
-    if len(cluster) == 1:
-        start, end, kind, _ = cluster[0]
-        return [PhiSpan(start, end, kind)]
-    chosen: list[PhiSpan] = []
-    for start, end, kind, _rank in sorted(cluster, key=lambda c: (c[3], c[0] - c[1], c[0])):
-        if all(end <= other.start or other.end <= start for other in chosen):
-            chosen.append(PhiSpan(start, end, kind))
-    return sorted(chosen)
+def _settle(cluster: list[Candidate]) -> tuple[PhiSpan, int]:
+    # The kind of the longest reading (an address that holds a registered name is an address),
+    # the best rank of all (a registered name inside keeps it redacted after "Dr.").
+    longest = min(cluster, key=lambda c: (c[0] - c[1], c[3], c[0]))
+    start = min(c[0] for c in cluster)
+    end = max(c[1] for c in cluster)
+    return PhiSpan(start, end, longest[2]), min(c[3] for c in cluster)

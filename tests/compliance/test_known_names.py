@@ -157,7 +157,9 @@ async def test_the_current_matcher_follows_each_task(names: KnownNames) -> None:
 
 def test_redact_removes_a_registered_name_that_has_no_cue(names: KnownNames) -> None:
     text = "The export job for quenby marsk failed; 김영희가 다시 요청했다."
-    assert redact(text) == text  # no cue, no word list: invisible without the registry
+    # No cue and all in lower case: the Latin name is invisible without the registry (the
+    # Hangul one has a name's shape, so the Hangul layer finds it either way).
+    assert redact(text) == "The export job for quenby marsk failed; [NAME]가 다시 요청했다."
     with use_known_names(names):
         assert redact(text) == "The export job for [NAME] failed; [NAME]가 다시 요청했다."
         spans = find_phi("Quenby\nMarsk")

@@ -1,0 +1,650 @@
+"""Person names written in Hangul: 김철수, 남궁민수, 박씨, 김모(33)씨, 김 교수, 트럼프 대통령.
+
+Korean text has no capital letters to say where a name is, so three kinds of evidence are
+combined, from the cheapest to the dearest:
+
+* **Surname cues** (patterns only): a census surname followed by 씨/군/양, by 모 ("김모(33)씨",
+  "이 모 씨"), or by a title ("김 교수", "박 대통령", "심 전 의원"). A bare surname is a person
+  reference only with such a cue; without one 이, 정, 한 ... are everyday words.
+* **Morphology** (kiwipiepy's Kiwi): a word is analysed into morphemes; a proper noun (NNP) or
+  an unknown noun (OOV) is the name candidate, the particles after it (가, 의, 씨의 ...) are cut
+  off, so ``김영희씨의`` gives ``김영희``.
+* **Who it is**: a candidate is a person when a person cue stands next to it (씨, 님, 환자,
+  보호자, 교수, 대통령, 감독, 기자, an age in parentheses ...; or a role word before it: 배우,
+  가수, 환자, 보호자, 아내 ...), when it has the shape of a Korean name (census surname and one
+  or two syllables, not a place or an organisation we know), or when it is a token of a person's
+  name in Kiwi's WikiData dictionary (the entries that WikiData says are humans, Q5: 트럼프,
+  디카프리오). Places (서울, 부산, 강남), countries, companies and common nouns are left alone.
+
+Speed: Kiwi costs about 3-5 ms per KB of Korean, over the budget of this layer, so it is not run
+over the whole text. Each run of Hangul syllables is first screened by patterns: only a run that
+starts with a surname, starts with a known person-name token, or stands next to a cue is analysed
+(alone, without its sentence, which is enough for a name and keeps the cost bounded per word),
+and the analyses are kept in a bounded LRU cache: everyday words repeat. Text without a Hangul
+syllable returns at once and never loads Kiwi. Kiwi is built once per process, lazily, under a
+lock, single-threaded (``num_workers=0``), and warmed up.
+
+Robustness: text is walked in segments of bounded size (split at line and sentence ends, else at
+a space, else hard); every pattern is linear, every look around a word reads a window of fixed
+size, and what Kiwi sees is at most ``_MAX_RUN`` syllables, so time is linear in the text and
+memory bounded whatever the input (binary decoded as text, 10 MB without a space, lone
+surrogates: those never reach Kiwi, which only sees Hangul syllables).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import warnings
+from collections import OrderedDict
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from compliance._kinds import Candidate, PhiKind
+
+__all__ = ["detect_names"]
+
+NAME_RANK = 4  # as compliance._context.NAME_RANK: a name guessed from context
+
+# ---------------------------------------------------------------- facts about Korean names
+
+# Surnames of the Statistics Korea census (2015; most common first). The common ones may start
+# a cue-less full name; every one of them may be a bare surname before a cue (박씨, 김 교수).
+_COMMON_SURNAMES = frozenset(
+    "김 이 박 최 정 강 조 윤 장 임 한 오 서 신 권 황 안 송 전 홍 유 류 고 문 양 손 배 백 허 남 심"
+    " 노 하 곽 성 차 주 우 구 나 민 진 지 엄 채 원 천 방 공 현 함 변 염 여 추 도 소 석 선 설 마"
+    " 길 연 위 표 명".split()
+)
+_RARE_SURNAMES = frozenset(
+    "기 반 라 왕 금 옥 육 인 맹 제 모 탁 국 어 은 편 용 예 경 봉 사 부 가 복 태 목 형 피 두 감"
+    " 호 음 빈 동 온 시 범 좌 팽 승 간 상 갈 단 견 당 화 창 옹 순 빙 종 풍 개 초 근 묵 요 필 로"
+    " 리 림 량 려 렴 룡 뢰 뇌 즙 판 평 포 학 해 후 흥 궉 군 궁 낭 내 누 담 대 돈 둔 등 란 랑 만"
+    " 매 묘 미 비 삼 섭 세 수 십 아 애 야 엽 영 완 운 자 저 점 준 증 춘 탄 환 혁 향 교 계 곡"
+    " 망".split()
+)
+_SURNAMES = _COMMON_SURNAMES | _RARE_SURNAMES
+_COMPOUND_SURNAMES = frozenset(
+    "남궁 황보 제갈 선우 독고 사공 서문 동방 어금 망절 장곡 소봉 강전".split()
+)
+
+# Words after a name (or a bare surname) that make it a person: honorifics, roles, titles.
+_TITLES = (
+    "교수|의원|대통령|전대통령|대표|장관|회장|부회장|총괄회장|명예회장|사장|부사장|원장|이사장|"
+    "후보|감독|선수|기자|변호사|판사|부장판사|검사|부장검사|차관|총리|총장|위원장|부위원장|"
+    "지사|시장|군수|구청장|청장|의사|간호사|간호원|환자|보호자|선생님|선생|앵커|작가|사무장|"
+    "상무|전무|이사|실장|팀장|과장|국장|소장|부장|차장|대리|주임|병장|상병|일병|이병|하사|중사|"
+    "상사|소위|중위|대위|소령|중령|대령|준장|중장|대장|목사|신부|스님|박사|대변인|의장|비서관|"
+    "비서실장|수석|행정관|여사|할머니|할아버지|코치|교사|원내대표|최고위원|사무총장|관장|"
+    "주필|논설위원|특파원|아나운서|위원|고문|조교|전도사|장로|집사|순경|경위|경감|경정|총경|"
+    "치료사|약사|영양사|상담사|사회복지사|전공의|레지던트|인턴|주치의|담당의|간병인|"
+    "부사관|경사|경장|씨|님|군|양|옹|측|일가|부부|모녀|부자|모자|형제|자매|남매"
+)
+_TITLE_SET = frozenset(_TITLES.split("|"))
+# Words before a name that say a person follows: 배우 소지섭, 보호자 김영희, 아내 박경혜.
+_ROLES_BEFORE = frozenset(
+    (
+        "배우 가수 개그맨 개그우먼 코미디언 방송인 아나운서 앵커 모델 감독 선수 기자 작가 시인"
+        " 화가 환자 보호자 아내 남편 부인 딸 아들 손자 손녀 아버지 어머니 엄마 아빠 동생 형 오빠"
+        " 누나 언니 친구 멤버 주인공 씨 고 故 피의자 피고인 피해자 용의자 원고 피고 신부 신랑"
+        " 의사 간호사 교수 변호사 대표 회장 대통령 총리 장관 의원 후보 사장 원장 이사장 명예교수"
+        " 셰프 요리사 성우 배우겸 MC 디자이너 프로듀서 작곡가 작사가 래퍼 소설가 평론가 보좌관"
+        " 담당의 주치의 간병인 상담사 치료사 조카 삼촌 이모 고모 외삼촌 할머니"
+        " 할아버지 남자친구 여자친구 약혼자 대리인 신청인 민원인 고객 회원 학생 교사"
+    ).split()
+)
+# Particles and endings a name may carry inside its word: 김영희가, 김영희씨의, 박씨는.
+_PARTICLE = (
+    r"(?:이|가|은|는|을|를|의|에|에게|에게서|한테|께|께서|와|과|랑|이랑|도|만|로|으로|부터|까지|"
+    r"처럼|보다|마저|조차|이나|나|이며|며|이고|고|이다|다|였다|이었다|이라|라|이라고|라고|야|아|"
+    r"이여|여|요|이요|님|씨|군|양|측|네|들|지만|이지만|인데|이자|자|로서|으로서|였고|이었고|였던|이었던|"
+    r"에서|에겐|에게는|한테서|하고)*"
+)
+_HONORIFIC_AFTER = re.compile(rf"(?:씨|님|군|양|옹){_PARTICLE}")
+# Words that end in 씨/님/군/양 without being an honorific after a name.
+_NOT_HONORIFIC = frozenset(
+    """
+    성씨 아씨 박씨앗 장군 국군 공군 육군 해군 반군 원군 주군 성군 진군 명군 양군 백군 청군 홍군
+    적군 아군 대군 왕군 우군 연군 모양 서양 동양 태양 사양 영양 고양 요양 수양 교양 부양 심양 함양
+    평양 남양 선양 화양 봉양 온양 안양 단양 하양 정양 구양 문양 염양 정님 하님 기님 주님 임님
+    """.split()
+)
+# Single syllables that are surnames but, before a title, mostly mean something else:
+# 한 (one), 전 (former), 현 (current), 두/세 (two/three), 모 (a certain), 여/남 (female/male),
+# 각 (each), 양 (both), 고 (the late), 대 (great), 총 (total), 부 (deputy), 단 (only), 초 (first).
+_AMBIGUOUS_BEFORE_TITLE = frozenset(
+    "한 전 현 두 세 모 여 남 각 양 고 대 총 부 단 초 본 동 상 소 매 제 수 이전".split()
+)
+
+# Places, countries and organisations that Kiwi tags as proper nouns and that have the shape of
+# a Korean name (a surname syllable and one or two more), or that are often read as names.
+_NOT_PERSONS = frozenset(
+    """
+    한국 대한민국 조선 고려 신라 백제 가야 한반도 남한 북한 한미 한일 한중 미국 중국 일본 영국 독일
+    프랑스 러시아 인도 호주 캐나다 대만 타이완 홍콩 마카오 베트남 태국 필리핀 인도네시아 말레이시아
+    싱가포르 몽골 이란 이라크 이스라엘 이집트 터키 튀르키예 스페인 이탈리아 포르투갈 그리스 네덜란드
+    벨기에 스위스 스웨덴 노르웨이 핀란드 덴마크 폴란드 체코 헝가리 오스트리아 우크라이나 멕시코
+    브라질 아르헨티나 칠레 페루 콜롬비아 쿠바 남아공 나이지리아 케냐 유럽 아시아 아프리카 미주
+    중동 동남아 서울 부산 대구 인천 광주 대전 울산 세종 제주 경기 강원 충북 충남 전북 전남 경북
+    경남 수원 성남 고양 용인 부천 안산 안양 남양주 화성 평택 의정부 시흥 파주 김포 광명 군포 하남
+    오산 이천 양주 구리 안성 포천 의왕 여주 양평 동두천 과천 가평 연천 춘천 원주 강릉 동해 태백
+    속초 삼척 홍천 횡성 영월 평창 정선 철원 화천 양구 인제 고성 양양 청주 충주 제천 보은 옥천
+    영동 증평 진천 괴산 음성 단양 천안 공주 보령 아산 서산 논산 계룡 당진 금산 부여 서천 청양
+    홍성 예산 태안 전주 군산 익산 정읍 남원 김제 완주 진안 무주 장수 임실 순창 고창 부안 목포
+    여수 순천 나주 광양 담양 곡성 구례 고흥 보성 화순 장흥 강진 해남 영암 무안 함평 영광 장성
+    완도 진도 신안 포항 경주 김천 안동 구미 영주 영천 상주 문경 경산 군위 의성 청송 영양 영덕
+    청도 고령 성주 칠곡 예천 봉화 울진 울릉 창원 진주 통영 사천 김해 밀양 거제 양산 의령 함안
+    창녕 남해 하동 산청 함양 거창 합천 마산 진해 서귀포 독도 강남 강북 강동 강서 서초 송파 마포
+    용산 종로 중구 성북 성동 노원 도봉 은평 관악 동작 영등포 구로 금천 양천 광진 동대문 서대문
+    중랑 여의도 명동 신촌 홍대 이태원 압구정 청담 잠실 목동 판교 분당 일산 송도 해운대 남산 한강
+    한라산 백두산 지리산 설악산 금강산 낙동강 청와대 국회 정부 삼성 현대 기아 한화 롯데 신세계
+    두산 한진 대한항공 아시아나 포스코 카카오 네이버 쿠팡 농협 신한 하나 우리 국민 기업 하이닉스
+    셀트리온 유한양행 녹십자 한미약품 대웅 종근당 동아 조선일보 동아일보 중앙일보 한겨레 경향
+    연합뉴스 서울대 연세대 고려대 카이스트 포스텍 서울대병원 세브란스 아산병원 성모병원 민주당
+    국민의힘 새누리당 한나라당 정의당 이건 이번 이후 이전 이제 이날 이곳 정말 진짜 한번 한편
+    조금 조사 장관 장면 정도 정리 주말 주변 주인 주인공 전체 전국 전혀 최고 최근 최악 최초 최신
+    김치 고기 고객 고민 고통 공연 공개 공감 공포 마음 마지막 마무리 문제 문화 민주 민족 박수
+    방송 배우 백성 서로 선물 선수 설명 성공 성격 손님 송년 신문 신발 심리 안녕 양국 여름 여자 연기
+    연출 오늘 오후 오전 오랜만 우리 우정 원작 원래 유명 유치 윤리 은행 인간 인기 인생 임신 장르
+    장면 전개 정신 제목 제작 조연 주연 지금 지역 진심 차량 채널 천국 추억 한국어 한국인 한식
+    현실 현장 현재 홍보 화면 황금 부모 가족 가수 감독 감동 강조 개봉 결말 경찰 경기도 공주 구조
+    국가 국내 권력 기대 기억 나라 남자 노래 도시 동생 동물 마을 명작 모습 목소리 문재 반전 배경
+    변화 사람 사랑 사진 상황 서비스 선생 설정 소리 소재 손해 수사 시간 시작 신고 안전 애니 여러
+    여성 역사 영화 예술 오빠 외국 우주 유럽 음악 의원 이야기 인물 자신 장면 전쟁 정치 제일 주제
+    지구 지난 차이 최고의 평점 표정 하나 한마디 허리 현대차 홍콩 황제 유튜브 구글 애플 아마존
+    세월호 천안함 영호남 호남 영남 서구 동구 남구 북구 상해 조국 남북 대배심 배심원 유엔 한미일
+    """.split()
+)
+# Last syllables of a place or an organisation: 강남구, 구례군, 인천시, 구포동, 서울역, 민주당.
+_PLACE_ENDINGS = frozenset("시 군 구 읍 면 역 도 당 국 청 항 산 강 섬 교 관".split())
+# 길동, 제동 are given names, 구포동, 신월동 neighbourhoods: a word ending so needs a cue.
+_CUE_ENDINGS = frozenset("원".split())
+# Endings of proper nouns that are not people: 조선어 (a language), 지루함 (a verb made noun).
+_NNP_NOT_NAME_ENDINGS = frozenset("어 함 족 교 계 학 론 법 체 파 식당 점 관".split())
+# Syllables of loanwords, rare in a Korean given name: 태블릿, 노키아, 유닉스 are not names.
+_LOAN_SYLLABLES = frozenset(
+    "스 크 트 프 르 브 드 즈 츠 블 릿 닉 키 네 티 디 피 쿠 투 퓨 뷰 잭 팩 렉 렛 턴 슨 튼 쉬"
+    " 셔 쇼 츄 플 클 글 그 쓰 케 테 페 베 데 레 메 넷 텍 렌 펜 벤 젠 켄 톤 론 폰 존"
+    " 팀 톰 킹 링 핑 빅 믹 센 션 숀 샤 셜 놀 폴 콜 볼 솔 롤 톨 뮤 류 퀴 퀸 윈 위 웨"
+    " 워 왈 와 휴 듀 큐 뉴".split()
+)
+# Last syllables that end common nouns but rarely a given name; an unknown or split three-syllable
+# word with a surname in front and one of these at the end is a noun (감상평, 상황극, 하락폭).
+_NOT_NAME_ENDINGS = frozenset(
+    """
+    극 폭 씬 차 음 력 률 량 감 점 품 물 료 법 론 학 과 계 형 적 도 상 간 국 당 사 시 관 업 층
+    권 로 부 대 단 비 피 판 통 회 금 액 폰 함 제 전 팀 측 막 편 곡 값 방 실 증 병 장 소 질 심
+    역 구 군 면 리 읍 섬 강 산 속 밖 안 쪽 류 급 별 째 씩 들 분 초 번 끝 일 어 원
+    """.split()
+)
+
+# ---------------------------------------------------------------- patterns
+
+_SYLLABLE = "\uac00-\ud7a3"
+_HANGUL = re.compile(f"[{_SYLLABLE}\u1100-\u11ff\u3130-\u318f\ua960-\ua97f\ud7b0-\ud7ff]")
+_RUN = re.compile(f"[{_SYLLABLE}]+")
+_MAX_RUN = 24  # syllables given to Kiwi at most: a name is short, the rest of a run is not
+_SEGMENT = 2000  # characters per segment at most
+_SEGMENT_END = re.compile(r"[\n\r]+|(?<=[.!?。])\s+")
+
+_S = "|".join(sorted(_SURNAMES | _COMPOUND_SURNAMES, key=len, reverse=True))
+_NB = f"(?<![{_SYLLABLE}])"  # not after a syllable: the surname starts a word
+# (33), (33세), (남·33), (33·여): an age in parentheses after a name
+_AGE = (
+    r"(?:\s?\(\s?(?:[0-9]{1,3}|[남여]\s?[·,]?\s?[0-9]{1,3}|[0-9]{1,3}\s?[·,]\s?[남여]"
+    r"|[0-9]{1,3}\s?세)\s?\))"
+)
+# 김모(33)씨, 이 모 씨, 허모 씨, 박모(22)씨, 여모(57) 상무, 김모 교수
+_SURNAME_MO = re.compile(rf"{_NB}({_S})\s?모(?:{_AGE}\s?(?:{_TITLES})?|\s?(?:{_TITLES}))")
+# 박씨는, 김 씨, 박군, 정양 (an honorific right after a bare surname)
+_SURNAME_HONORIFIC = re.compile(
+    rf"{_NB}({_S})(\s?)(씨|군|양|옹)(?=(?:{_PARTICLE})(?![{_SYLLABLE}]))"
+)
+# 김 교수, 박 대통령, 심 전 의원, 조 부사장은
+_SURNAME_TITLE = re.compile(
+    rf"{_NB}({_S}) (전 |前 |현 )?({_TITLES})(?={_PARTICLE}(?![{_SYLLABLE}]))"
+)
+# 전 전 청장: the first 전 is the surname, the second "former"
+_JEON_JEON = re.compile(rf"{_NB}(전) 전 (?:{_TITLES})")
+_AGE_AFTER = re.compile(rf"{_AGE}")
+_TITLE_PREFIX = re.compile(rf"(?:{_TITLES})")
+_STEM_TAGS = frozenset({"NNP", "NNG", "XR", "MM", "MAG", "IC", "NP", "NR", "XPN", "XSN"})
+_AFFIX_TAGS = frozenset({"XPN", "XSN", "IC", "NP", "NR"})
+# What Kiwi is not given: anything but syllables, ASCII and common punctuation becomes a space.
+_UNSAFE = re.compile(f"[^{_SYLLABLE} -~\u00b7]")
+# Cues that follow organisations as often as people: 청와대 측, 기아차 대표.
+_WEAK_CUES = frozenset("측 대표 이사 고문 위원 일가".split())
+# "이 환자" is "this patient", "이 작가" "this writer": 이 before these is not a surname.
+_THIS_BEFORE = frozenset(
+    "환자 보호자 선생님 선생 의사 간호사 작가 선수 기자 감독 배우 교사 위원 씨 님".split()
+)
+# 주니(김주미·22): a stage name, then the legal name and the age in parentheses.
+# One-syllable given names of foreign people, written before the family name: 존 베나블.
+_SHORT_GIVEN_NAMES = frozenset(
+    "존 톰 잭 숀 션 폴 휴 짐 밥 빌 샘 벤 앤 맷 딘 맥 닉 칼 팀 켄 론 롭 멕 킴 짐".split()
+)
+_NAME_IN_PARENS = re.compile(
+    rf"(?<![{_SYLLABLE}])([{_SYLLABLE}]{{2,4}})\s?\(([{_SYLLABLE}]{{2,4}})\s?[·,]\s?[0-9]{{1,3}}(?:세)?\)"
+)
+# What reviews and news say of a performer right after the name: 원빈의 연기, 최지우 표정연기.
+_REVIEW_CUE = re.compile(
+    rf"(?:의|가|이)?\s?(?:[{_SYLLABLE}]{{0,3}}연기|주연|출연|열연|목소리|팬|팬들|표정|눈빛|외모|미모)"
+    rf"(?![{_SYLLABLE}]*(?:하다|한다|했다|되|된))"
+)
+# The particles a name is followed by in running text (no verb endings: 이루어진, 지난다).
+_NAME_PARTICLE = (
+    r"(?:이|가|은|는|을|를|의|에게|에게서|한테|께|께서|와|과|랑|이랑|도|만|로|으로|부터|까지|"
+    r"처럼|보다|마저|조차|이나|이며|이고|이다|였다|이었다|이라|이라고|라고|이야|이여|이요|"
+    r"님|씨|군|양|측|네|지만|이지만|인데|이자|로서|으로서|였고|이었고|였던|이었던|에서)*"
+)
+_NAME_WORD = re.compile(
+    rf"(?:{'|'.join(sorted(_COMPOUND_SURNAMES))}|[{''.join(sorted(_COMMON_SURNAMES))}])"
+    rf"[{_SYLLABLE}]{{1,2}}(?:{_TITLES})?{_NAME_PARTICLE}"
+)
+# Everyday words of a name's shape (a surname syllable and one or two more): not analysed.
+_EVERYDAY = frozenset(
+    """
+    이번 이후 이전 이제 이미 이상 이하 이유 이런 이렇게 이게 이건 이것 이곳 이날 이달 이들 이름
+    이야기 이해 이용 이익 이동 이후로 이상한 이어 이었다 이라는 이며 이고 이나 이다 이면 이번엔
+    정말 정도 정부 정책 정보 정리 정신 정상 정치 정확 정해 지금 지난 지난해 지역 지원 지적 지난달
+    진짜 진행 진심 진실 한번 한편 한국 한다 한데 한다고 한테 한창 한참 하나 하지 하고 하는 하면
+    하게 하여 하루 하늘 하며 한마디 고객 고민 고통 고려 고생 고등 고기 고양 공개 공감 공포 공연
+    공식 공간 공동 공부 공사 공장 조금 조사 조치 조건 조직 조성 장면 장르 장관 장소 장기 장애 전체
+    전국 전혀 전개 전문 전부 전쟁 전화 전달 전략 최고 최근 최악 최초 최신 최대 최소 최종 최선 주말
+    주변 주인 주인공 주제 주장 주민 주요 주의 주목 문제 문화 문의 마음 마지막 마무리 마을 마치 마침
+    방송 방법 방향 방문 방식 배우 배경 백성 서로 서비스 선물 선수 선택 설명 설정 성공 성격 성장
+    성적 손님 손해 송년 신문 신발 심리 심각 안녕 안전 안에 양국 여름 여자 여성 여러 여기 여행 연기
+    연출 연구 연결 연말 오늘 오후 오전 오랜만 오히려 우리 우정 우선 원작 원래 원인 유명 유치 유지
+    유일 윤리 은행 인간 인기 인생 임신 민주 민족 민간 남자 남편 노래 노력 도시 도움 도전 도입 소리
+    소재 소개 소식 수사 시간 시작 시장 신고 차이 차량 채널 천국 추억 추가 현실 현장 현재 홍보 화면
+    황금 부모 가족 가수 감독 감동 강조 강화 개봉 결말 경찰 경기 경우 경제 구조 구성 국가 국내 권력
+    기대 기억 나라 나중 나도 나는 나의 남북 명작 모습 문재 반전 변화 위해 위한 위원 표정 표현 명령
+    """.split()
+)
+_PARTICLE_END = re.compile(_PARTICLE)
+# The particles (and an honorific) that an unknown word swallowed: 박소연의, 오광록씨.
+_OOV_TAIL = re.compile(r"(씨|님|군|양)?(?:의|가|는|은|을|를|이|와|과|도|만|에게|이랑|랑|한테)?$")
+_CUE_AFTER = re.compile(
+    rf"\s?(?:{_AGE}\s?)?(?:전 |前 )?({_TITLES})(?={_PARTICLE}(?![{_SYLLABLE}]))"
+)
+
+# ---------------------------------------------------------------- Kiwi, once per process
+
+_lock = threading.Lock()
+_kiwi: Any = None
+# From Kiwi's WikiData dictionary: a word of a person's name -> whether it is one mostly; and
+# the full names ("숀 코넬리") whose first word is too short to be looked up alone.
+_person_words: dict[str, bool] = {}
+_full_names: frozenset[str] = frozenset()
+_other_words: frozenset[str] = frozenset()
+_CACHE_SIZE = 1 << 16
+
+
+class _Morph(NamedTuple):
+    start: int  # offset in the analysed run
+    end: int
+    tag: str
+    oov: bool
+
+
+def _load() -> Any:
+    """Kiwi, built on first use under a lock, single-threaded, warmed up; nothing is downloaded."""
+    global _kiwi, _person_words, _full_names, _other_words
+    if _kiwi is not None:
+        return _kiwi
+    with _lock:
+        if _kiwi is None:
+            from kiwipiepy import Kiwi
+
+            with warnings.catch_warnings():
+                # num_workers=0 is "one thread, the caller's" since 0.21; Kiwi still warns that
+                # the meaning of 0 changed, which is the meaning we want.
+                warnings.simplefilter("ignore", DeprecationWarning)
+                kiwi = Kiwi(num_workers=0, load_typo_dict=False)
+            kiwi.tokenize("보호자 김영희 씨가 왔다.")  # warm-up: Kiwi finishes loading lazily
+            _person_words, _full_names, _other_words = _wikidata_people()
+            _kiwi = kiwi
+    return _kiwi
+
+
+def _wikidata_people() -> tuple[dict[str, bool], frozenset[str], frozenset[str]]:
+    """Words of the names that Kiwi's dictionary marks as humans (WikiData Q5), and full names.
+
+    kiwipiepy-model ships ``multi.dict`` (Apache-2.0, built from WikiData, CC0); it is read where
+    the package is installed, nothing is copied. "도널드 트럼프" gives the words 도널드 and
+    트럼프, the joined 도널드트럼프 (reviews drop the space: 짐캐리) and the full name. A word is
+    a name "mostly" (True: 트럼프, 스즈키) when it is rarely part of other entries; else (파리,
+    런던, 그린) it needs a cue. Joined names are always names. The third value are the words of
+    other entries (places, works, organisations) that are seldom a person's.
+    """
+    human: dict[str, int] = {}
+    other: dict[str, int] = {}
+    joined: set[str] = set()
+    full: set[str] = set()
+    try:
+        import kiwipiepy_model
+
+        path = Path(kiwipiepy_model.get_model_path()) / "multi.dict"
+        with path.open(encoding="utf-8") as lines:
+            for line in lines:
+                if line.startswith("#"):
+                    continue
+                words = [w for w in line.split("\t", 1)[0].split(" ") if _RUN.fullmatch(w)]
+                is_human = line.rstrip().endswith("# Q5")
+                counts = human if is_human else other
+                for word in words:
+                    if len(word) >= 2:
+                        counts[word] = counts.get(word, 0) + 1
+                if is_human and len(words) >= 2:
+                    for pair in ((words[-2], words[-1]), (words[0], words[-1])):
+                        joined.add("".join(pair))
+                        full.add(" ".join(pair))
+    except (ImportError, OSError, AttributeError):
+        return {}, frozenset(), frozenset()
+    words_ = {w: n >= 3 and n >= 4 * other.get(w, 0) for w, n in human.items()}
+    words_.update(dict.fromkeys(joined, True))
+    for word in _NOT_PERSONS:
+        words_.pop(word, None)
+    # Words of places, films, companies ... rarely of people: 인천, 부산, 독일, 네이버.
+    others = frozenset(w for w, n in other.items() if n >= 2 and 3 * human.get(w, 0) < n)
+    return words_, frozenset(full), others
+
+
+_cache: OrderedDict[str, tuple[_Morph, ...]] = OrderedDict()
+
+
+def _analyse(run: str) -> tuple[_Morph, ...]:
+    """Kiwi's morphemes of one run of syllables (cached: everyday words repeat)."""
+    with _lock:
+        hit = _cache.get(run)
+        if hit is not None:
+            _cache.move_to_end(run)
+            return hit
+    kiwi = _load()
+    with _lock:
+        morphs = tuple(
+            _Morph(t.start, t.start + t.len, t.tag, bool(t.oov)) for t in kiwi.tokenize(run)
+        )
+        _cache[run] = morphs
+        if len(_cache) > _CACHE_SIZE:
+            _cache.popitem(last=False)
+    return morphs
+
+
+# ---------------------------------------------------------------- the detector
+
+
+def detect_names(text: str) -> Iterator[Candidate]:
+    """Person names written in Hangul in ``text``: ``(start, end, PhiKind.NAME, 4)``.
+
+    Offsets are ``str`` offsets, ``[start, end)``, in increasing order. Text without a Hangul
+    syllable or jamo returns at once, without loading Kiwi.
+    """
+    if not _HANGUL.search(text):
+        return iter(())
+    return _detect(text)
+
+
+def _segments(text: str) -> Iterator[tuple[int, int]]:
+    """Bounded slices of ``text``: at line or sentence ends, else at a space, else hard."""
+    n = len(text)
+    pos = 0
+    while pos < n:
+        hi = min(n, pos + _SEGMENT)
+        if hi < n:
+            cut = -1
+            for m in _SEGMENT_END.finditer(text, pos + _SEGMENT // 2, hi):
+                cut = m.end()
+            if cut < 0:
+                space = text.rfind(" ", pos + _SEGMENT // 2, hi)
+                cut = space + 1 if space > 0 else hi
+            hi = cut
+        yield pos, hi
+        pos = hi
+
+
+def _detect(text: str) -> Iterator[Candidate]:
+    for lo, hi in _segments(text):
+        segment = text[lo:hi]
+        if not _RUN.search(segment):
+            continue
+        for start, end in _merge(_segment_names(segment)):
+            yield lo + start, lo + end, PhiKind.NAME, NAME_RANK
+
+
+def _merge(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sorted, overlapping spans joined (a full name found whole and by its words)."""
+    out: list[tuple[int, int]] = []
+    for start, end in sorted(set(spans)):
+        if out and start < out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], end))
+        else:
+            out.append((start, end))
+    return out
+
+
+def _segment_names(seg: str) -> list[tuple[int, int]]:
+    spans: list[tuple[int, int]] = []
+    # 1. bare surnames with a cue, and names with an age: patterns only
+    for m in _SURNAME_MO.finditer(seg):
+        spans.append(m.span(1))
+    for m in _SURNAME_HONORIFIC.finditer(seg):
+        word = m.group(1) + m.group(3)
+        if m.group(2) or (word not in _NOT_HONORIFIC and m.group(1) in _COMMON_SURNAMES):
+            spans.append(m.span(1))
+    for m in _SURNAME_TITLE.finditer(seg):
+        surname, title = m.group(1), m.group(3)
+        if surname in _AMBIGUOUS_BEFORE_TITLE or (surname == "이" and title in _THIS_BEFORE):
+            continue
+        spans.append(m.span(1))
+    for m in _JEON_JEON.finditer(seg):
+        spans.append(m.span(1))
+    for m in _NAME_IN_PARENS.finditer(seg):
+        spans.extend((m.span(1), m.span(2)))
+    # 2. words that may be names: screened by patterns, analysed by Kiwi
+    runs = [(m.start(), m.end()) for m in _RUN.finditer(seg)]
+    by_pattern = {start for start, _ in spans}
+    for i, (start, end) in enumerate(runs):
+        prev = seg[runs[i - 1][0] : runs[i - 1][1]] if i and runs[i - 1][1] >= start - 2 else ""
+        # 김모(33)씨, 박씨는: the pattern found the surname; the rest of the word is not a name.
+        found = None if start in by_pattern else _judge(seg, start, end, prev)
+        if found:
+            spans.append((start, start + found[0]))
+        if i + 1 < len(runs) and runs[i + 1][0] == end + 1 and seg[end] == " ":
+            pair = _full_name(seg, start, end, runs[i + 1][1])
+            if pair:
+                spans.append(pair)
+    return spans
+
+
+def _full_name(seg: str, start: int, end: int, next_end: int) -> tuple[int, int] | None:
+    """숀 코넬리, 존 베나블: two words that are a WikiData person's name (particles after)."""
+    if not _full_names or end - start > 8:
+        return None
+    first = seg[start:end]
+    if first in _NOT_PERSONS:
+        return None
+    if first in _SHORT_GIVEN_NAMES or (
+        _person_words.get(first, False)
+        and not any(m.tag == "NNG" and not m.oov for m in _analyse(first))
+    ):
+        # 존 베나블, 니콜 키드먼: a given name, then a word Kiwi reads as a proper noun.
+        family = _analyse(seg[end + 1 : min(next_end, end + 1 + _MAX_RUN)])
+        if family and (family[0].tag == "NNP" or family[0].oov) and family[0].end >= 2:
+            return start, end + 1 + family[0].end
+    for n in range(min(next_end - end - 1, 8), 1, -1):
+        second = seg[end + 1 : end + 1 + n]
+        if f"{first} {second}" in _full_names:
+            # Not two common nouns that happen to be a name somewhere (사망 사건).
+            if any(m.tag == "NNP" or m.oov for m in (*_analyse(first), *_analyse(second))):
+                return start, end + 1 + n
+            return None
+    return None
+
+
+def _cue_after(seg: str, end: int) -> str | None:
+    """The person cue right after ``end`` (씨, 교수, 대통령, an age ...), if any."""
+    m = _CUE_AFTER.match(seg, end, min(len(seg), end + 16))
+    if m:
+        return m.group(1) or "age"
+    if _AGE_AFTER.match(seg, end):
+        return "age"
+    return "review" if _REVIEW_CUE.match(seg, end, min(len(seg), end + 12)) else None
+
+
+def _judge(seg: str, start: int, end: int, prev: str) -> tuple[int, str] | None:
+    """(length, reason) of the name that the run ``seg[start:end]`` starts with, if any."""
+    run = seg[start : min(end, start + _MAX_RUN)]
+    role_before = prev in _ROLES_BEFORE
+    # The shape of a name word: surname, one or two syllables, then only titles and particles.
+    surname_start = _NAME_WORD.fullmatch(run) is not None and not _everyday(run)
+    honorific = _HONORIFIC_AFTER.search(run, 1) is not None
+    after = _cue_after(seg, end)
+    if not (surname_start or role_before or honorific or after or _known_prefix(run)):
+        return None
+    if len(run) == 1:
+        return None  # a bare surname is found by the cue patterns above
+    morphs = _analyse(run)
+    stem_end, inside = _stem_end(run, morphs)
+    if stem_end < 2:
+        # Kiwi read it as a verb or an ending (지나, 주니); an age right after says person.
+        if after == "age" and 2 <= len(run) <= 4 and run not in _NOT_PERSONS:
+            return len(run), "age"
+        return None
+    stem = run[:stem_end]
+    if stem in _TITLE_SET or stem in _ROLES_BEFORE:
+        return None
+    pieces = [m for m in morphs if m.start < stem_end]
+    cue = after if stem_end == len(run) else inside
+    strong_cue = cue in ("씨", "님", "군", "양", "age")
+    if stem in _NOT_PERSONS and not strong_cue:
+        return None
+    if len(stem) >= 3 and stem[-1] in _PLACE_ENDINGS and not strong_cue:
+        return None
+    proper = any(m.tag == "NNP" or (m.oov and m.tag.startswith("NN")) for m in pieces)
+    shape = _korean_shape(stem, pieces)
+    if stem in _other_words and not cue and not (shape == "nnp" and len(stem) >= 3):
+        return None  # 인천, 부산, 독일: words of places and organisations in WikiData
+    if cue == "review" and stem_end < len(run) and not _REVIEW_CUE.match(run, stem_end):
+        cue = None
+    if cue and (shape or (proper and cue not in _WEAK_CUES)):
+        return stem_end, "cue"
+    if (
+        role_before
+        and (proper or shape)
+        and len(stem) <= 5
+        and (pieces[0].tag != "NNG" or pieces[0].oov)
+    ):
+        return stem_end, "role"
+    if (
+        shape == "nnp"
+        and stem[-1] == "동"
+        and prev
+        and (prev in _NOT_PERSONS or prev[-1] in "시군구읍면")
+    ):
+        return None  # 북구 구포동: a neighbourhood
+    if shape and (shape != "split" or stem[-1] not in _CUE_ENDINGS):
+        # A short or unknown word alone is weak: Kiwi must read it so in its sentence, too.
+        common = stem[0] in _COMMON_SURNAMES or stem[:2] in _COMPOUND_SURNAMES
+        if (len(stem) >= 3 and shape == "nnp" and common) or _in_context(seg, start, stem_end):
+            return stem_end, "shape-" + shape
+        return None
+    if proper and _person_words.get(stem, False) and (len(stem) >= 3 or stem[0] in _SURNAMES):
+        return stem_end, "wikidata"
+    return None
+
+
+def _in_context(seg: str, start: int, length: int) -> bool:
+    """Kiwi, given the words around, still reads ``seg[start:start+length]`` as a name."""
+    lo = seg.rfind(" ", max(0, start - 12), max(0, start - 1))
+    lo = lo + 1 if lo >= 0 else max(0, start - 12)
+    hi = seg.find(" ", start + length + 1, min(len(seg), start + length + 16))
+    hi = hi if hi >= 0 else min(len(seg), start + length + 16)
+    window = _UNSAFE.sub(" ", seg[lo:hi])
+    offset = start - lo
+    for m in _analyse(window):
+        if m.start == offset:
+            return (
+                m.tag == "NNP"
+                or (m.oov and m.tag.startswith("NN"))
+                or (m.tag in ("NNG", "XR") and m.end - m.start < length)
+            )
+        if m.start < offset < m.end:
+            return False
+    return False
+
+
+def _everyday(run: str) -> bool:
+    """The run is an everyday word with particles (정부가, 이번에는), not worth analysing."""
+    for n in (2, 3):
+        if run[:n] in _EVERYDAY and _PARTICLE_END.fullmatch(run, n):
+            return True
+    return run in _EVERYDAY
+
+
+def _known_prefix(run: str) -> bool:
+    """The run starts with a word of a person's name from the WikiData dictionary."""
+    return any(run[:n] in _person_words for n in range(2, min(len(run), 8) + 1))
+
+
+def _stem_end(run: str, morphs: tuple[_Morph, ...]) -> tuple[int, str | None]:
+    """Where the leading nouns of the run end (the name candidate), and the cue inside the run.
+
+    "배창호감독의" is 배창호 before 감독, "김영희씨의" 김영희 before 씨: the title ends the stem
+    and is the cue. An unknown word swallows its particles ("박소연의" is one OOV token): they
+    are cut off here.
+    """
+    end = 0
+    for m in morphs:
+        if end >= 2:
+            title = _TITLE_PREFIX.match(run, m.start)
+            if title and _PARTICLE_END.fullmatch(run, title.end()):
+                return end, title.group()
+        if m.tag == "XSN" and run[m.start : m.end] in ("이", "들"):
+            break  # 민국이는, 학생들: a suffix, not part of the name
+        if m.tag in _STEM_TAGS or m.oov:
+            end = m.end
+        else:
+            break
+    last = next((m for m in morphs if m.end == end), None)
+    if last is not None and last.oov and end - last.start >= 3:
+        word = run[last.start : end]
+        inner = _OOV_TAIL.search(word)
+        if inner and inner.start() >= 2 and not word.endswith("앤씨"):  # 이앤씨 is E&C
+            cue = inner.group(1)
+            return last.start + inner.start(), cue
+    return end, None
+
+
+def _korean_shape(stem: str, pieces: list[_Morph]) -> str:
+    """Whether ``stem`` has the shape of a Korean name, and how Kiwi read it.
+
+    "nnp", "oov" or "split" if it is a surname and one or two syllables that Kiwi reads as one
+    proper noun, one unknown noun, or an unknown name split into pieces; "" if not.
+    """
+    if stem[:2] in _COMPOUND_SURNAMES:
+        given = stem[2:]
+    elif stem[0] in _COMMON_SURNAMES:
+        given = stem[1:]
+    elif stem[0] in _SURNAMES and len(pieces) == 1 and pieces[0].tag == "NNP":
+        given = stem[1:]  # 견자단, and given names alone: 동현, 상우, 태민
+    else:
+        return ""
+    if not 1 <= len(given) <= 2 or any(c in _LOAN_SYLLABLES for c in given):
+        return ""
+    if len(pieces) == 1:
+        only = pieces[0]
+        if only.tag == "NNP" and only.end - only.start == len(stem):
+            return "" if stem[-1] in _NNP_NOT_NAME_ENDINGS else "nnp"
+        # An unknown noun: a name if it ends like one (not 감상평, 상황극, 하락폭).
+        ok = only.oov and len(stem) == 3 and stem[-1] not in _NOT_NAME_ENDINGS
+        return "oov" if ok else ""
+    # Kiwi split an unknown name: 변/희/봉, 이종/림 (not 이/영화, 가능/성, 신/기록).
+    if len(stem) != 3 or stem[-1] in _NOT_NAME_ENDINGS:
+        return ""
+    short = all(m.end - m.start == 1 for m in pieces)  # 이/은/우, 김/청/용
+    if not short and (
+        pieces[0].tag not in ("NNP", "NNG", "XR") or any(m.tag in _AFFIX_TAGS for m in pieces)
+    ):
+        return ""
+    return "split" if all(m.end - m.start <= 2 for m in pieces) else ""
