@@ -78,6 +78,7 @@ bench: install $(BENCH_STAMP)
 	$(PY) benchmarks/search_bench.py --million
 	$(PY) benchmarks/reindex_bench.py
 	$(PY) benchmarks/state_bench.py
+	$(PY) benchmarks/phi_eval.py --cv
 	$(PY) benchmarks/report.py > /dev/null
 	@echo "wrote benchmarks/report.md"
 

@@ -29,7 +29,8 @@ import importlib.util
 import json
 import math
 import os
-import pickle  # nosec B403: only our own cache file, written by this module
+# Only our own cache file, written by this module, is ever unpickled.
+import pickle  # nosec B403
 import re
 import tempfile
 import threading
@@ -120,7 +121,7 @@ def _load() -> Lexicon:
     path = _cache_path()
     try:
         with path.open("rb") as f:
-            loaded = pickle.load(f)  # nosec B301: our own cache file
+            loaded = pickle.load(f)  # nosec B301
         if isinstance(loaded, Lexicon):
             return loaded
     except (OSError, pickle.UnpicklingError, EOFError, AttributeError, TypeError):

@@ -94,6 +94,10 @@ class Settings(BaseSettings):
     # the others within this interval.
     phi_names_key: SecretStr | None = None
     phi_names_refresh_s: float = Field(60.0, ge=0)
+    # Provider names (after Dr., NP, RN ...) stay readable by default: HIPAA's Safe Harbor list
+    # names patients, relatives, household members and employers, and the agents route and
+    # assign work by clinicians' names. True redacts them as well.
+    phi_redact_provider_names: bool = False
 
     # Sentry
     sentry_dsn: str | None = Field(None, validation_alias=_alias("sentry_dsn", "SENTRY_DSN"))

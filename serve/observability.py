@@ -28,7 +28,7 @@ from typing import Any
 
 import sentry_sdk
 
-from compliance import log_filter, sentry_scrub
+from compliance import log_filter, phi, sentry_scrub
 from config.settings import Settings
 
 log = logging.getLogger("clinisight.observability")
@@ -101,7 +101,9 @@ def init_sentry(settings: Settings, component: str, agent: str | None = None) ->
 
 
 def init_observability(settings: Settings, component: str, agent: str | None = None) -> None:
-    """Log redaction, then Sentry (if configured), for a process named ``component``."""
+    """The PHI policy, log redaction, then Sentry (if configured), for a process named
+    ``component``."""
+    phi.configure(redact_provider_names=settings.phi_redact_provider_names)
     install_log_redaction()
     init_sentry(settings, component, agent)
 
