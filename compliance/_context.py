@@ -43,7 +43,7 @@ _DATE = re.compile(
 # How clinical notes write dates: 7/22, 10/18/03, 12/82 (month and two-digit year), and the
 # month on its own after a preposition ("in sept", "MARCH OF 1993"), the day as "the 11th".
 _SHORT_DATE = re.compile(
-    r"(?<![0-9A-Za-z/.:\-])"
+    r"(?<![0-9A-Za-z/.\-])(?<![0-9]:)"
     r"(?:(?:0?[1-9]|1[0-2])/(?:0?[1-9]|[12][0-9]|3[01])(?:/(?:[0-9]{4}|[0-9]{2}))?"
     r"|(?:0?[1-9]|1[0-2])/(?:[4-9][0-9]|0[0-9])(?!%))"
     r"(?![0-9]|/[0-9]|\.[0-9]|[-+][0-9])"
@@ -101,7 +101,7 @@ _PROJECT = re.compile(
     r"|timestamps?|build|version|pto|starts?|ends?|eta|target|kickoff|roadmap|backup|cron"
     r"|effective|reindex\w*|migrat\w*|postmortem|outage|incident|throttl\w*|posted|meeting"
     r"|ran|run|training|templates?|starting|renews?|renewal|cutover|review|budget|contract"
-    r"|invoice|quarter|fiscal|q[1-4]|published|studies|study|trials?|cohort|recruit\w*"
+    r"|invoice|quarter|fiscal|q[1-4]|published|studies|study|cohort|recruit\w*"
     r"|enrol\w*|conducted|surveyed|registry|database|v[0-9]+(?:\.[0-9]+)*)\b)"
 )
 # Where a sentence or clause ends; context does not cross it.
@@ -179,7 +179,7 @@ def _not_short_date(text: str, start: int, end: int) -> bool:
         or _PAIN_SCORE.search(text, end, end + 15)
     ):
         return True  # "CP 4/10", "c/o 5/10 pain": a pain score
-    if _VENT.search(text, max(0, start - 40), start):
+    if _VENT.search(text, max(0, start - 20), start):
         return True
     return bool(_NOT_DATE_BEFORE.search(before) or _NOT_DATE_AFTER.match(text, end, end + 14))
 
@@ -187,7 +187,10 @@ def _not_short_date(text: str, start: int, end: int) -> bool:
 def _date_candidates(text: str) -> Iterator[tuple[int, int, bool]]:
     """(start, end, machine): every date-shaped span, and whether it is a clock's."""
     for m in _DATE.finditer(text):
-        yield m.start(), m.end(), _machine_time(m.group())
+        value = m.group()
+        if value.count("/") == 2 and _not_short_date(text, m.start(), m.end()):
+            continue  # "PSV 20/5/40%": a ventilator's settings
+        yield m.start(), m.end(), _machine_time(value)
     for m in _SHORT_DATE.finditer(text):
         if not _not_short_date(text, m.start(), m.end()):
             yield m.start(), m.end(), False

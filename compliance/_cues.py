@@ -54,6 +54,7 @@ _UNITS = frozenset(
     rehab snf ltac nh ltc hospice radiology endo gi pt ot ob icn step stepdown tele telemetry
     dialysis hd cvl ob-gyn neuro psych medicine surgery ortho cards onc oncology vascular
     ac psv ps cpap simv imv bipap prvc prv sbt vent trach rate mode settings baseline
+    bb ho hos blood bank pharmacy radiology cath-lab
     the a an his her their this that our main same another other new old
     """.split()
 )
@@ -101,7 +102,9 @@ _ROLE_AFTER = re.compile(
 _WORD_AT = re.compile(r"[A-Za-zÀ-ÖØ-öø-ÿĀ-ſ]+(?:['’][A-Za-z]+)?")
 
 
-def _name_like(lex: Lexicon, word: str, strict: bool = False) -> bool:
+def _name_like(lex: Lexicon, word: str, strict: bool = False, titled: bool = False) -> bool:
+    """Whether ``word`` reads as a name after a cue; ``titled``: right after Mr/Mrs/Miss, where
+    a listed surname is one even when it is a common word ("mrs. Park", "MR YOUNG")."""
     b = base(word)
     if len(b) < 2 or b in _STOP or b in RELATIONS or b in TITLES or b in PROVIDERS:
         return False
@@ -109,21 +112,21 @@ def _name_like(lex: Lexicon, word: str, strict: bool = False) -> bool:
         return False
     if strict:  # after "ms": a listed name that is not a common word either
         return b in lex.names and (b not in lex.safe or lex.zipf_of(b) < 3.0)
-    if b in lex.first:
+    if b in lex.first or titled and b in lex.last:
         return True  # "son bill": a first name after a cue is a name, common word or not
     if b not in lex.safe:
         return b not in lex.foreign or word[0].isupper()
     return b in lex.last and lex.zipf_of(b) < 3.5
 
 
-def _names_from(text: str, pos: int, lex: Lexicon, strict: bool, lists: bool) -> Iterator[
-    tuple[int, int]
-]:
+def _names_from(
+    text: str, pos: int, lex: Lexicon, strict: bool, lists: bool, titled: bool = False
+) -> Iterator[tuple[int, int]]:
     """Name words starting at ``pos``: one name of up to three words, then, if ``lists``,
     more names joined by commas or "and" (``Sons Smokey, Morris and Roger``)."""
     while True:
         m = _WORD_AT.match(text, pos)
-        if not m or not _name_like(lex, m.group(), strict):
+        if not m or not _name_like(lex, m.group(), strict, titled):
             return
         start, end = m.start(), m.end()
         for _ in range(2):  # "Irene Czyzewicz", "Rich Martino", "mary ann smith"
@@ -170,7 +173,7 @@ def _people(text: str, lex: Lexicon) -> Iterator[Candidate]:
     for m in _TITLE_RE.finditer(text):
         title = base(m.group().strip(" .\t"))
         strict = title == "ms" and not m.group().strip().endswith(".")
-        for start, end in _names_from(text, m.end(), lex, strict, lists=False):
+        for start, end in _names_from(text, m.end(), lex, strict, lists=False, titled=True):
             yield start, end, PhiKind.NAME, CUE_RANK
     for m in _RELATION_RE.finditer(text):
         gap = _REL_GAP.match(text, m.end())
@@ -227,6 +230,10 @@ def _places(ws: Words, lex: Lexicon) -> Iterator[Candidate]:
                 break
             first = s
             j -= 1
+        if first is None and _head_at(ws, i - 1) and ws.bases[i - 1] in (
+            "memorial", "adventist", "general", "regional"
+        ) and (case != "M" or ws.words[i - 1][0].isupper()):
+            first = words[i - 1][0]  # "Memorial Hospital": the kind's own name
         if first is not None:
             yield first, words[i + size - 1][1], PhiKind.LOCATION, CUE_RANK
     for m in _STRONG_MOVE.finditer(text):
@@ -234,8 +241,8 @@ def _places(ws: Words, lex: Lexicon) -> Iterator[Candidate]:
         if not w:
             continue
         b = base(w.group())
-        if b in _UNITS or b in _STOP or b in _HEADS:
-            continue
+        if b in _UNITS or b in _STOP or b in _HEADS or b.endswith(("icu", "ccu", "cu")):
+            continue  # "transfer to PMICU", "to vicu": units of the hospital, not places
         after = text[w.end() : w.end() + 4]
         # "Quartermain 2": a ward with its floor; "GH": a hospital's initials, in capitals.
         ward = re.match(r"[ \t]*[0-9]{1,2}\b", after) is not None and b not in lex.safe
@@ -254,9 +261,7 @@ def _places(ws: Words, lex: Lexicon) -> Iterator[Candidate]:
     # "St. Agnes", "ST. MARY", "Saint Joseph": a saint's name is an institution or a place.
     for m in _SAINT.finditer(text):
         w = _WORD_AT.match(text, m.end())
-        if w and _first_name(lex, w.group()) and not text[m.start() - 2 : m.start()].strip(
-            " \t"
-        ).isalpha():
+        if w and _first_name(lex, w.group()):
             yield m.start(), w.end(), PhiKind.LOCATION, CUE_RANK
     # A ward named with its floor after a preposition: "on QUARTERMAIN 2", "per Blake 7 RN".
     for m in _WARD.finditer(text):
@@ -278,6 +283,20 @@ def _places(ws: Words, lex: Lexicon) -> Iterator[Candidate]:
         names = re.findall(r"[^\W\d_][^\s0-9]*", m.group())
         if all(not (base(w) in lex.safe and lex.zipf_of(base(w)) >= 3.0) for w in names):
             yield m.start(), m.end(), PhiKind.ADDRESS, CUE_RANK
+    # A listed town after "to", "at", "from": "went to Harbor", "meeting at harbor".
+    for m in _TO_PLACE.finditer(text):
+        w = _WORD_AT.match(text, m.end())
+        if not w:
+            continue
+        b = base(w.group())
+        capitalised = case == "M" and w.group()[0].isupper()
+        if (
+            b in lex.places and lex.places[b] >= 1000 and lex.zipf_of(b) < 4.5
+            and b not in _UNITS and b not in _STOP and b not in lex.first
+            and b not in lex.states  # states stay readable
+            and (capitalised or b not in lex.safe)
+        ):
+            yield w.start(), w.end(), PhiKind.LOCATION, CUE_RANK
     # A postal code after a country, as an address's last line has it ("Mozambique 24925").
     for m in _TRAILING_CODE.finditer(text):
         lo = max(0, m.start() - 40)
@@ -294,12 +313,14 @@ def _places(ws: Words, lex: Lexicon) -> Iterator[Candidate]:
         w2 = _WORD_AT.match(text, nxt.end()) if nxt else None
         if w2 and f"{b} {base(w2.group())}" in lex.places:
             yield w.start(), w2.end(), PhiKind.LOCATION, CUE_RANK
-        elif b in lex.places and b not in _UNITS and b not in _STOP and (
-            (case != "M" or w.group()[0].isupper()) and lex.zipf_of(b) < 4.5
+        elif (
+            b in lex.places and b not in _UNITS and b not in _STOP and b not in lex.states
+            and (case != "M" or w.group()[0].isupper()) and lex.zipf_of(b) < 4.5
         ):
             yield w.start(), w.end(), PhiKind.LOCATION, CUE_RANK
 
 
+_TO_PLACE = re.compile(r"(?i:\b(?:to|at|from|near|in)[ \t]+(?:the[ \t]+)?)")
 _SAINT = re.compile(r"(?i:\b(?:st|saint|ste)\b\.?[ \t]*)")
 _WARD = re.compile(
     r"(?i:\b(?:to|on|from|at|per|in|into|onto)[ \t]+)([A-Za-z][a-z]{3,}|[A-Z]{4,})[ \t]+[0-9]{1,2}"

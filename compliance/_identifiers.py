@@ -240,6 +240,7 @@ _STREET_NUMBER_AFTER = re.compile(
     rf"|(?:{_LEADING.title()})[ \t]+[A-ZÀ-ÖØ-ÞͰ-Ͽ][a-zß-öø-ÿͰ-Ͽ'’-]+(?:[ \t]+{_NAME_WORD}){{0,3}})"
     rf"[ \t]+[0-9]{{1,5}}[A-Za-z]?(?![0-9]|[.:/][0-9]|[ \t]*(?:%|mg|mcg|cc|ml|am|pm|h|hrs?)\b)"
 )
+_STREET_HINT = re.compile(rf"(?i:(?:{_GLUED})(?![{_L}])|\b(?:{_LEADING})\b)")
 # A unit, a box or a military post office: "Apt. 589", "Suite 574", "PSC 4665, Box 2778 APO
 # AE 80338", "Unit 3906 Box 2810 DPO AE 08750", "USNV Sandberg FPO AA 18532".
 _UNIT_ALONE = re.compile(
@@ -263,7 +264,11 @@ def _addresses(text: str) -> Iterator[Candidate]:
         yield m.start(), m.end(), PhiKind.ADDRESS, ADDRESS
     for m in _CITY_ZIP.finditer(text):
         yield m.start(), m.end(), PhiKind.ADDRESS, ADDRESS
-    for pattern in (_STREET_NUMBER_AFTER, _UNIT_ALONE, _MILITARY):
+    # The European street pattern is costly to try at every letter: only where a street word is.
+    if _STREET_HINT.search(text):
+        for m in _STREET_NUMBER_AFTER.finditer(text):
+            yield m.start(), m.end(), PhiKind.ADDRESS, ADDRESS
+    for pattern in (_UNIT_ALONE, _MILITARY):
         for m in pattern.finditer(text):
             yield m.start(), m.end(), PhiKind.ADDRESS, ADDRESS
     for m in _ZIP_CUE.finditer(text):

@@ -29,6 +29,7 @@ import importlib.util
 import json
 import math
 import os
+
 # Only our own cache file, written by this module, is ever unpickled.
 import pickle  # nosec B403
 import re
@@ -62,6 +63,7 @@ CLINICAL_SAFE = frozenset(
     overnoc noc nocte thruout throughout sxn sxnd sxned sxn'd ausc tol cont conts contd
     lis lws bs bm bsc bedpan huo uo i&o ivab ivf gtt gtts prn qd qid tid bid qhs qod
     ho hos housestaff rrt rt np pa cns sw cm nsg rn
+    amber straw pearl perrl perrla riker kaolin
     english spanish russian cantonese mandarin chinese korean vietnamese portuguese creole
     haitian arabic french italian polish greek hindi urdu tagalog farsi persian hebrew
     yiddish german japanese somali amharic bengali punjabi gujarati albanian ukrainian
