@@ -119,6 +119,11 @@ class LocalStack:
             # imports it and before Ray starts the others (they inherit this environment),
             # never over a value the operator gave.
             os.environ.setdefault("RAY_SERVE_THROUGHPUT_OPTIMIZED", "1")
+            # That mode also holds each replica's log records in memory until 1,000 have
+            # gathered (Ray 2.60, RAY_SERVE_REQUEST_PATH_LOG_BUFFER_SIZE), so an idle replica's
+            # lines never reach its file and a crash loses them. An operator reads logs as they
+            # are written; one record at a time is Serve's own default.
+            os.environ.setdefault("RAY_SERVE_REQUEST_PATH_LOG_BUFFER_SIZE", "1")
         import ray
         from ray import serve
 
