@@ -35,5 +35,6 @@ NOT_NAMES = frozenset(
     Nov Dec Today Tomorrow Yesterday Hospital Clinic Center Emergency Department Lab Labs
     One Two Three Four Five Six Seven Eight Nine Ten Mrn Dob Ssn Npi Tbd Na Dr Doctor Prof Mr
     Mrs Ms Miss Mx Rev Sr Jr
+    True False None Null Nan Ok Yes Todo Fixme
     """.lower().split()
 )

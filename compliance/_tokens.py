@@ -64,6 +64,22 @@ MOVES = frozenset(
     """.split()
 )
 _SENTENCE_END = frozenset(".!?:;\n")
+# Characters that glue a word into an identifier, a key or a path when nothing parts them.
+_MACHINE = frozenset("=_/@\\{}[]`")
+
+
+def _glued(text: str, start: int, end: int, word: str) -> bool:
+    """Whether the word is glued into an identifier, a key or a path: ``new=True``,
+    ``avi:jira:issue``, ``src/main``, ``jira-webhook`` (a "Name: Jane" label is not)."""
+    before = text[start - 1] if start else " "
+    after = text[end] if end < len(text) else " "
+    if before in _MACHINE or after in _MACHINE:
+        return True
+    if before == ":" and start >= 2 and text[start - 2].isalnum():
+        return True
+    if after == ":" and end + 1 < len(text) and text[end + 1].isalnum():
+        return True
+    return word.islower() and (before == "-" or after == "-")
 # A capital after the second letter, not as in McDonald, MacArthur, O'Brien, DeLuca, LaToya.
 _CAMEL = re.compile(r"(?!(?:Mc|Mac|O['’]|D['’]|De|Di|Da|La|Le|Van|Von)[A-Z])[A-Z][a-z]+[A-Z]")
 _CUE_TAGS: dict[str, tuple[str, ...]] = {}
@@ -349,8 +365,10 @@ def words_of(text: str) -> list[tuple[int, int, str]]:
 def candidates(ws: Words) -> Iterator[int]:
     """The indexes of the words worth scoring."""
     lex = ws._lex
-    bases, n = ws.bases, len(ws)
+    bases, n, text = ws.bases, len(ws), ws.text
     for i, word in enumerate(ws.words):
+        if _glued(text, *ws.spans[i], word):
+            continue  # part of an identifier: type=avi:jira:issue, new=True, jira-webhook
         beside = ws.case == "L" and any(
             0 <= j < n and bases[j] in lex.first and lex.zipf_of(bases[j]) < 4.5
             for j in (i - 1, i + 1)
