@@ -142,11 +142,21 @@ def _clinical_date(text: str, start: int, end: int) -> bool:
     return c is not None and (p is None or c.start() < p.start())
 
 
+# Project words that clinical notes use too ("next ptt due in am 9/16", "transferred to Q3 on
+# 11/17", a ward): they make a date project metadata only in a clause with no clinical word.
+_WEAK_PROJECT = frozenset("due q1 q2 q3 q4 target starts ends starting review run ran".split())
+
+
 def _project_date(text: str, start: int, end: int) -> bool:
     """A project word stands nearer to the date than any clinical word: "due 7/22"."""
     lo, hi = _clause_before(text, start)
     clinical = max((m.end() for m in _CLINICAL.finditer(text, lo, hi)), default=-1)
-    project = max((m.end() for m in _PROJECT.finditer(text, lo, hi)), default=-1)
+    projects = list(_PROJECT.finditer(text, lo, hi))
+    if projects and all(m.group().lower() in _WEAK_PROJECT for m in projects):
+        a_lo, a_hi = _clause_after(text, end)
+        if clinical >= 0 or _CLINICAL.search(text, a_lo, a_hi):
+            return False
+    project = max((m.end() for m in projects), default=-1)
     if project >= 0 or clinical >= 0:
         return project > clinical
     lo, hi = _clause_after(text, end)

@@ -62,7 +62,7 @@ _UNITS = frozenset(
 _HEADS = frozenset(
     """
     hospital hosp hospitals infirmary adventist memorial sanatorium sanitarium hospice
-    rehab rehabilitation clinic
+    rehab rehabilitation clinic regional house manor campus pavilion shore
     """.split()
 )
 # Two-word kinds: "Greater Baltimore Medical Center", "Sunrise Nursing Home".
@@ -209,7 +209,12 @@ def _head_at(ws: Words, i: int) -> int:
     b = ws.bases[i]
     if i + 1 < len(ws) and (b, ws.bases[i + 1]) in _HEAD_PAIRS:
         return 2
+    if b == "house" and i + 1 < len(ws) and ws.bases[i + 1] in _HOUSE_NOT_A_PLACE:
+        return 0  # "HOUSE STAFF AWARE", "Regular House Diet"
     return 1 if b in _HEADS else 0
+
+
+_HOUSE_NOT_A_PLACE = frozenset("staff officer officers diet call calls keeping md mds".split())
 
 
 def _places(ws: Words, lex: Lexicon) -> Iterator[Candidate]:
@@ -353,3 +358,33 @@ def detect(ws: Words) -> Iterator[Candidate]:
     lex = lexicon()
     yield from _people(ws.text, lex)
     yield from _places(ws, lex)
+
+
+# The kind of a place, written after its name: "LAUREL REGIONAL", "Grieco House NH", "North
+# Campus", "sacred heart Memorial", "Eastern Shore". The name alone is found by the layers above;
+# the kind after it is part of the place too, and one word of the name may stand between.
+_KIND_AFTER = frozenset(
+    """
+    hospital hosp hospitals infirmary adventist memorial regional general medical center centre
+    ctr clinic clinics rehab rehabilitation nursing home nh snf house manor campus pavilion
+    hospice sanatorium shore county
+    """.split()
+)
+_NEXT_WORD = re.compile(r"[ \t]+(?:-[ \t]*)?([A-Za-z][A-Za-z'’]*)")
+
+
+def extend_places(text: str, places: list[tuple[int, int]]) -> Iterator[Candidate]:
+    """The found places ``(start, end)`` widened over the kind of place written after them."""
+    for start, end in places:
+        pos, new_end, between = end, end, 0
+        while (m := _NEXT_WORD.match(text, pos)) and m.end() - end <= 40:
+            b = base(m.group(1))
+            if b in _KIND_AFTER:
+                new_end, between = m.end(), 0
+            elif between or b in _STOP or b in _UNITS or len(b) < 2:
+                break
+            else:
+                between = 1  # "sacred heart Memorial": one word of the name before its kind
+            pos = m.end()
+        if new_end > end:
+            yield start, new_end, PhiKind.LOCATION, CUE_RANK

@@ -69,6 +69,20 @@ CLINICAL_SAFE = frozenset(
     yiddish german japanese somali amharic bengali punjabi gujarati albanian ukrainian
     """.split()
 )
+# The tools that teams name in tickets and pages: a capitalised "Jira", "Forge" or "Docker" at
+# the start of a sentence is a product, not a surname (several are in the surname lists).
+# Added to the safe vocabulary like the clinical words; "Claude" and "Ray" are left out on
+# purpose: they are people's first names too, and a patient's name matters more.
+PROJECT_SAFE = frozenset(
+    """
+    jira confluence bitbucket trello opsgenie statuspage atlassian forge rovo loom
+    github gitlab jenkins circleci travis kubernetes kubectl docker helm terraform ansible
+    sentry datadog splunk grafana prometheus kibana elasticsearch opensearch pagerduty
+    slack teams zoom webex okta auth0 zendesk servicenow salesforce hubspot workday tableau
+    postgres postgresql mysql redis kafka airflow dynamodb boto boto3 faiss pytorch numpy
+    fastapi django flask nginx haproxy uvicorn anthropic openai
+    """.split()
+)
 _FORMAT = 6  # bump when what is built changes
 
 
@@ -115,7 +129,9 @@ def _cache_path() -> Path:
     versions = ",".join(f"{p}={importlib.metadata.version(p)}" for p in _SOURCES)
     key = hashlib.sha256(f"{_FORMAT}:{versions}".encode()).hexdigest()[:16]
     root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "clinisight"
-    key = hashlib.sha256(f"{key}:{sorted(CLINICAL_SAFE)}".encode()).hexdigest()[:16]
+    key = hashlib.sha256(
+        f"{key}:{sorted(CLINICAL_SAFE)}:{sorted(PROJECT_SAFE)}".encode()
+    ).hexdigest()[:16]
     return root / f"phi-lexicon-{key}.pickle"
 
 
@@ -169,7 +185,7 @@ def _build() -> Lexicon:
     philter = _package_dir("philter_ucsf") / "filters"
     safe = frozenset(
         json.loads((philter / "whitelists/whitelist_plus_fps_091718_nonames.json").read_text())
-    ) | CLINICAL_SAFE
+    ) | CLINICAL_SAFE | PROJECT_SAFE
     names = set(first) | set(last)
     for listed in ("firstnames_minus_fps.json", "lastnames_minus_fps.json"):
         names.update(json.loads((philter / "blacklists" / listed).read_text()))

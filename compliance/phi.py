@@ -129,6 +129,9 @@ def _find(text: str, deadline: float) -> list[PhiSpan]:
     found = _resolve(candidates)
     # Names are found last: a name written just before an identifier needs that identifier.
     candidates.extend(_context.detect_names(text, found))
+    candidates.extend(
+        _cues.extend_places(text, [(s.start, s.end) for s in found if s.kind is PhiKind.LOCATION])
+    )
     _in_time(deadline)
     return [
         span

@@ -1,0 +1,83 @@
+"""Places and dates as clinical notes write them, and the project words that stay readable.
+
+Each positive case was missed before the rules it tests (checked on 2aee139); the sentences are
+written for these tests, none is copied from a data set.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from compliance.phi import PhiKind, find_phi
+
+
+def covering(text: str, value: str) -> PhiKind | None:
+    """The kind of the one span that covers all of ``value`` in ``text``, if one does."""
+    at = text.index(value)
+    for s in find_phi(text):
+        if s.start <= at and at + len(value) <= s.end:
+            return s.kind
+    return None
+
+
+@pytest.mark.parametrize(
+    ("text", "place"),
+    [
+        # the kind of a place after its name is part of the place
+        ("PT BROUGHT IN BY EMS FROM THE DORNBACH HOUSE AFTER A FALL.", "DORNBACH HOUSE"),
+        ("scheduled for imaging on West Campus tomorrow at 9", "West Campus"),
+        ("TRANSFERRED TO PELLWOOD REGIONAL WHERE ENZYMES WERE DRAWN", "PELLWOOD REGIONAL"),
+        ("went to rehab(holy trinity Memorial) this morning", "holy trinity Memorial"),
+        ("76 y.o. woman, Vandermeer House NH resident, admitted overnight", "Vandermeer House NH"),
+    ],
+)
+def test_a_place_is_redacted_with_its_kind(text: str, place: str) -> None:
+    assert covering(text, place) is PhiKind.LOCATION
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "HOUSE STAFF AWARE OF BP AND MED CHANGES.",
+        "Written for Regular House Diet, tolerating well.",
+        "house officer paged re: K 3.1",
+    ],
+)
+def test_house_staff_and_house_diet_are_not_places(text: str) -> None:
+    assert not [s for s in find_phi(text) if s.kind is PhiKind.LOCATION]
+
+
+@pytest.mark.parametrize(
+    ("text", "date"),
+    [
+        # "Q3" and "due" are project words, but not in a clause that names care
+        ("Transferred to Q3 on 11/17, became more SOB overnight.", "11/17"),
+        ("repeat labs due 4/9 per dr, pt aware", "4/9"),
+    ],
+)
+def test_weak_project_words_yield_to_clinical_ones(text: str, date: str) -> None:
+    assert covering(text, date) is PhiKind.DATE
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Sprint review due 7/22.",
+        "Q3 target 9/30 for the dashboard",
+        "The migration runs 10/4; release notes follow.",
+    ],
+)
+def test_project_dates_stay_readable(text: str) -> None:
+    assert not [s for s in find_phi(text) if s.kind is PhiKind.DATE]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Jira webhook from jira-webhook actor",
+        "Slack alert: Okta login failed.",
+        "Bitbucket build is red. Jenkins retried.",
+    ],
+)
+def test_tool_names_at_a_sentence_start_are_not_names(text: str) -> None:
+    assert find_phi(text) == []
