@@ -164,7 +164,32 @@ def _first_name(lex: Lexicon, word: str) -> bool:
     return b in lex.first and b not in _STOP and b not in _UNITS and b not in RELATIONS
 
 
+# Someone who names themselves or is quoted: "my name is mark pinto", "call me owen",
+# "says björklund", "Thanks, Ines". The name must read as one (``_name_like``).
+_INTRO = re.compile(
+    r"(?i:\b(?:my[ \t]+name[ \t]+is|my[ \t]+name['’]s|name['’]s|call[ \t]+me|known[ \t]+as"
+    r"|says|said|asks|asked|replied|adds|added|wrote|writes|thanks|regards|sincerely|cheers)"
+    r"\b[ \t]*[,:\-]?[ \t]*)"
+)
+_PRONOUNS = frozenset("i i'm i'll i've i'd me we you he she they it this that there".split())
+# "Mary's daughter", "John\'s wife" (an escaped quote, as JSON in a ticket writes it).
+_OWNER_OF_RELATIVE = re.compile(
+    r"([A-Za-zÀ-ÖØ-öø-ÿĀ-ſ]+)\\?['’]s[ \t]+(?i:"
+    + "|".join(sorted((re.escape(r) for r in _CUE_RELATIONS), key=len, reverse=True))
+    + r")\b"
+)
+
+
 def _people(text: str, lex: Lexicon) -> Iterator[Candidate]:
+    for m in _INTRO.finditer(text):
+        w = _WORD_AT.match(text, m.end())
+        if not w or base(w.group()) in _PRONOUNS:
+            continue  # 'she says I'm going home', 'said it was'
+        for start, end in _names_from(text, m.end(), lex, False, lists=True):
+            yield start, end, PhiKind.NAME, CUE_RANK
+    for m in _OWNER_OF_RELATIVE.finditer(text):
+        if _name_like(lex, m.group(1)):
+            yield m.start(1), m.end(1), PhiKind.NAME, CUE_RANK
     for m in _TALK.finditer(text):
         w = _WORD_AT.match(text, m.end())
         if w and _first_name(lex, w.group()):
@@ -388,3 +413,37 @@ def extend_places(text: str, places: list[tuple[int, int]]) -> Iterator[Candidat
             pos = m.end()
         if new_end > end:
             yield start, new_end, PhiKind.LOCATION, CUE_RANK
+
+
+_LIST_BEFORE = re.compile(r"([A-Za-zÀ-ÖØ-öø-ÿĀ-ſ]+)[ \t]*(?:,|&|/|\band\b)[ \t]*(?:and[ \t]+)?$")
+
+
+def extend_names(text: str, names: list[tuple[int, int]]) -> Iterator[Candidate]:
+    """Words listed with a found name that are names too: "Victor, Evan and April", "smit,
+    zhang and edwards". A listed name that is also a common word (April, Crystal, Will) needs
+    two found names in the list; one that is no common word needs one."""
+    lex = lexicon()
+    found = {start for start, _ in names}
+    for start, end in names:
+        run: list[tuple[int, int]] = []
+        pos = end
+        while (gap := _LIST_GAP.match(text, pos)) and (w := _WORD_AT.match(text, gap.end())):
+            run.append(w.span())
+            pos = w.end()
+        pos = start
+        while m := _LIST_BEFORE.search(text, max(0, pos - 40), pos):
+            run.append(m.span(1))
+            pos = m.start(1)
+        seen = 1 + sum(1 for s, _ in run if s in found)
+        for s, e in run:
+            if s in found:
+                continue
+            b = base(text[s:e])
+            if (
+                b not in lex.names or b in _STOP or b in _UNITS or b in RELATIONS
+                or b in lex.countries or b in lex.states
+            ):
+                break
+            rare = b not in lex.safe and lex.zipf_of(b) < 3.0
+            if rare or seen >= 2 and (b in lex.first or lex.zipf_of(b) < 4.0):
+                yield s, e, PhiKind.NAME, CUE_RANK

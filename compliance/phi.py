@@ -132,6 +132,9 @@ def _find(text: str, deadline: float) -> list[PhiSpan]:
     candidates.extend(
         _cues.extend_places(text, [(s.start, s.end) for s in found if s.kind is PhiKind.LOCATION])
     )
+    candidates.extend(
+        _cues.extend_names(text, [(s.start, s.end) for s in found if s.kind is PhiKind.NAME])
+    )
     _in_time(deadline)
     return [
         span

@@ -81,3 +81,34 @@ def test_project_dates_stay_readable(text: str) -> None:
 )
 def test_tool_names_at_a_sentence_start_are_not_names(text: str) -> None:
     assert find_phi(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        # a person who names themselves, or is quoted
+        ("people call me sandy", "sandy"),
+        ("the rollout is going well, says lindqvist.", "lindqvist"),
+        # the owner of a relative
+        ("Kalinda's daughter phoned the unit twice.", "Kalinda"),
+        ('Jo:"I\\\'m Marisol\\\'s son".', "Marisol"),
+        # a listed name beside found ones, common word or not
+        ("Present: Victor, Andrew, Brandon and April.", "April"),
+    ],
+)
+def test_names_by_a_cue_of_prose(text: str, name: str) -> None:
+    assert covering(text, name) is PhiKind.NAME
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "as soon as you leave she says I'm going to die",
+        "He said it was fine after the fix.",
+        "Sites opened in Ohio, Texas and Iowa last year.",
+        "April reviewed the April release.",
+        "Spoke with the patient's daughter today.",
+    ],
+)
+def test_what_those_cues_leave_readable(text: str) -> None:
+    assert not [s for s in find_phi(text) if s.kind is PhiKind.NAME]
