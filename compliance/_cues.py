@@ -25,7 +25,7 @@ import re
 from collections.abc import Iterator
 
 from compliance._kinds import Candidate, PhiKind
-from compliance._lexicon import Lexicon, lexicon
+from compliance._lexicon import CLINICAL_SAFE, PROJECT_SAFE, Lexicon, lexicon
 from compliance._tokens import PROVIDERS, RELATIONS, TITLES, Words, base, words_of
 
 CUE_RANK = 4
@@ -180,7 +180,23 @@ _OWNER_OF_RELATIVE = re.compile(
 )
 
 
+# "KEEP ROMERO FAMILY AWARE", "the Nguyen family", "family of Mrs Okafor" is a title's.
+_BEFORE_FAMILY = re.compile(
+    r"(?<![A-Za-zÀ-ÖØ-öø-ÿĀ-ſ'’-])([A-Za-zÀ-ÖØ-öø-ÿĀ-ſ]+(?:['’-][A-Za-zÀ-ÖØ-öø-ÿĀ-ſ]+)*)"
+    r"[ \t]+(?i:family|families|household)\b"
+)
+
+
 def _people(text: str, lex: Lexicon) -> Iterator[Candidate]:
+    for m in _BEFORE_FAMILY.finditer(text):
+        b = base(m.group(1))
+        if (
+            b not in _STOP and b not in _UNITS and b not in RELATIONS and b not in TITLES
+            and b not in CLINICAL_SAFE and b not in PROJECT_SAFE
+            and b in lex.last and lex.zipf_of(b) < 4.0
+            and b not in lex.countries and b not in lex.states
+        ):
+            yield m.start(1), m.end(1), PhiKind.NAME, CUE_RANK
     for m in _INTRO.finditer(text):
         w = _WORD_AT.match(text, m.end())
         if not w or base(w.group()) in _PRONOUNS:

@@ -89,6 +89,8 @@ def test_tool_names_at_a_sentence_start_are_not_names(text: str) -> None:
         # a person who names themselves, or is quoted
         ("people call me sandy", "sandy"),
         ("the rollout is going well, says lindqvist.", "lindqvist"),
+        # a surname before "family"
+        ("PLS KEEP DELVALLE FAMILY UPDATED RE: PLAN", "DELVALLE"),
         # the owner of a relative
         ("Kalinda's daughter phoned the unit twice.", "Kalinda"),
         ('Jo:"I\\\'m Marisol\\\'s son".', "Marisol"),
@@ -108,6 +110,8 @@ def test_names_by_a_cue_of_prose(text: str, name: str) -> None:
         "Sites opened in Ohio, Texas and Iowa last year.",
         "April reviewed the April release.",
         "Spoke with the patient's daughter today.",
+        "Continue to support family. Extended family at bedside; Korean family members.",
+        "Social- family visited until 2100.",
     ],
 )
 def test_what_those_cues_leave_readable(text: str) -> None:
