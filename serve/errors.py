@@ -1,6 +1,7 @@
 """HTTP errors, and the one place domain errors become HTTP statuses.
 
-AuthError → 401, HttpError → its status, StoreError → 503, KnownNamesNotConfigured → 503,
+AuthError → 401, HttpError → its status, InvalidKey → 422 (an id or key longer than the store
+holds is the caller's input), any other StoreError → 503, KnownNamesNotConfigured → 503,
 DependencyCycle → 422 (naming the cycle), ProposalNotFound → 404, ProposalConflict → 409,
 JiraError → 502; request bodies are parsed with ``parse_json`` (400 not JSON, 422 not an object
 / nested too deeply) and validated with ``validate`` (422 naming the field).
@@ -21,7 +22,7 @@ from agents.jira_client import JiraError
 from agents.roadmapsmith_models import DependencyCycle
 from agents.tasksmith_writeback import ProposalConflict, ProposalNotFound
 from serve.auth import AuthError
-from store.errors import StoreError
+from store.errors import InvalidKey, StoreError
 from store.known_names import KnownNamesNotConfigured
 
 log = logging.getLogger("clinisight.ingress")
@@ -77,6 +78,15 @@ def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(KnownNamesNotConfigured)
     async def _no_names_key(_: Request, exc: KnownNamesNotConfigured) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=503)
+
+    @app.exception_handler(InvalidKey)
+    async def _invalid_key(_: Request, exc: InvalidKey) -> JSONResponse:
+        # The value is not echoed: an id may carry anything, PHI included.
+        return JSONResponse(
+            {"detail": "an id, key or tenant name is empty or too long for the store "
+                       "(at most 1,024 bytes for an id, 2,048 for a tenant)"},
+            status_code=422,
+        )
 
     @app.exception_handler(StoreError)
     async def _store_error(_: Request, exc: StoreError) -> JSONResponse:

@@ -21,7 +21,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from config.settings import Settings
-from store.errors import AlreadyExists, StoreUnavailable
+from store.errors import AlreadyExists, InvalidKey, StoreUnavailable
 
 T = TypeVar("T")
 
@@ -136,7 +136,8 @@ class DynamoTable:
     """One table, async: every boto3 call runs on the store's thread pool.
 
     Errors are translated here, once: a failed condition becomes ``AlreadyExists`` (or is left
-    for the caller through ``condition_failed``), anything else ``StoreUnavailable``.
+    for the caller through ``condition_failed``), a key DynamoDB will not hold ``InvalidKey``,
+    anything else ``StoreUnavailable``.
     """
 
     def __init__(self, client: Any, name: str, executor: ThreadPoolExecutor) -> None:
@@ -152,6 +153,11 @@ class DynamoTable:
             code = exc.response["Error"]["Code"]
             if code == "ConditionalCheckFailedException":
                 raise AlreadyExists(f"condition failed on {self.name}") from exc
+            message = exc.response["Error"].get("Message", "")
+            if code == "ValidationException" and "key" in message.lower():
+                # "Size of hashkey has exceeded ...", "... range keys has exceeded ...", "... key
+                # attribute cannot contain an empty string value": the input, not the store.
+                raise InvalidKey(f"{self.name}: {message}") from exc
             raise StoreUnavailable(f"DynamoDB {code} on {self.name}") from exc
         except BotoCoreError as exc:
             raise StoreUnavailable(f"DynamoDB unreachable for {self.name}: {exc}") from exc

@@ -5,6 +5,7 @@ StoreError
  ├── AlreadyExists        a put-if-absent found the key taken
  ├── NotFound             the item is not there
  ├── CorruptItem          a split item's parts are missing or fail their checksum
+ ├── InvalidKey           a key the store cannot hold: empty, or over DynamoDB's size limits
  └── StoreUnavailable     the DynamoDB endpoint could not be reached or refused the call
 """
 
@@ -30,6 +31,11 @@ class NotFound(StoreError):
 
 class CorruptItem(StoreError):
     pass
+
+
+class InvalidKey(StoreError):
+    """A key DynamoDB refuses to hold: an empty string, or a partition key over 2,048 bytes or a
+    sort key over 1,024 bytes. The caller's input, never an outage: the ingress answers 422."""
 
 
 class StoreUnavailable(StoreError):

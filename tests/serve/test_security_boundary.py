@@ -168,3 +168,14 @@ async def test_oversized_bodies_are_refused_on_every_route(ingress: Ingress) -> 
                                      headers=ingress.bearer("acme"))
     assert resp.status_code == 413 and "limit" in resp.json()["detail"]
     assert resp.headers["x-request-id"]
+
+
+async def test_an_id_longer_than_the_store_holds_is_a_4xx_not_an_outage(ingress: Ingress) -> None:
+    # DynamoDB's key limit used to surface as 503 "storage unavailable", which tells Forge to
+    # retry a request that can never succeed.
+    long_id = "e" * 10_000
+    resp = await ingress.client.get(f"/v1/events/{long_id}", headers=ingress.bearer("acme"))
+    assert resp.status_code == 422, resp.text
+    assert "too long" in resp.json()["detail"] and long_id not in resp.text
+    ok = await ingress.client.get("/v1/events/" + "e" * 1000, headers=ingress.bearer("acme"))
+    assert ok.status_code == 404

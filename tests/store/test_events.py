@@ -71,3 +71,16 @@ async def test_payload_over_an_item_round_trips(stores: Stores) -> None:
     await stores.events.record("t1", "big", "jira", "jira:issue_created", payload)
     got = await stores.events.get("t1", "big", with_payload=True)
     assert got is not None and got.payload == payload
+
+
+async def test_a_key_the_store_cannot_hold_is_invalid_not_unavailable(stores: Stores) -> None:
+    from store.errors import InvalidKey
+
+    for tenant, event_id in [("t1", "x" * 1025), ("t" * 2049, "e1"), ("t1", ""), ("", "e1")]:
+        try:
+            await stores.events.get(tenant, event_id)
+        except InvalidKey:
+            continue
+        raise AssertionError(f"no InvalidKey for a {len(tenant)}/{len(event_id)}-char key")
+    # At the limits themselves the store answers: nothing there.
+    assert await stores.events.get("t1", "x" * 1024) is None
