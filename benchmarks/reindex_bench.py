@@ -168,6 +168,7 @@ def main() -> None:
     texts_file = work / "texts.json"
     texts_file.write_text(json.dumps(texts))
     env = {**os.environ, "CLINISIGHT_DATA_DIR": str(work / "data"),
+           "CLINISIGHT_EXPORT_ROOT": str(work),  # the generated space lies beside the data dir
            "CLINISIGHT_HTTP_PORT": str(free_port()),
            "CLINISIGHT_DYNAMODB_LOCAL_PORT": str(free_port()),
            "CLINISIGHT_MODEL_CACHE_DIR": str(MODEL_CACHE),

@@ -129,6 +129,13 @@ class Settings(BaseSettings):
     confluence_email: str | None = None
     confluence_api_token: SecretStr | None = None
     confluence_api: str = Field("v2", pattern=r"^v[12]$")
+    # Where a reindex reads (serve.sources): a tenant's Confluence site for API-token
+    # deployments, as JSON ({"acme": "https://acme.atlassian.net"}); Forge calls use the site
+    # the platform signed instead. Never the request body: a caller could name another
+    # tenant's site or an internal address.
+    confluence_sites: dict[str, str] = Field(default_factory=dict)
+    # Export folders a reindex may read (dev mode only; default the data dir).
+    export_root: Path | None = None
 
     # Event processing. dispatch_on_accept: the ingress hands each new event to the
     # orchestrator at once (push); False leaves accepted events in the event log for the
@@ -153,11 +160,21 @@ class Settings(BaseSettings):
     jira_timeout_s: float = Field(20.0, gt=0)
     jira_max_retries: int = Field(4, ge=0)
 
-    @field_validator("data_dir", "forge_jwks_file", "model_cache_dir")
+    @field_validator("data_dir", "forge_jwks_file", "model_cache_dir", "export_root")
     @classmethod
     def _absolute(cls, value: Path | None) -> Path | None:
         # Ray replicas run with another working directory: resolve relative paths here, once.
         return value.expanduser().resolve() if value is not None else None
+
+    @field_validator("confluence_sites")
+    @classmethod
+    def _sites_valid(cls, value: dict[str, str]) -> dict[str, str]:
+        for tenant, site in value.items():
+            if not TENANT_RE.match(tenant):
+                raise ValueError(f"invalid tenant id {tenant!r} in confluence_sites")
+            if not site.startswith("https://"):
+                raise ValueError(f"confluence_sites[{tenant!r}] must be an https URL")
+        return value
 
     @field_validator("jira_webhook_secrets")
     @classmethod
@@ -171,6 +188,13 @@ class Settings(BaseSettings):
     def dev_mode(self) -> bool:
         """Dev mode: local signing keys, so the CLI can mint tokens. Never with a real JWKS."""
         return self.stage == "dev" and self.forge_jwks_url is None
+
+    @property
+    def export_root_dir(self) -> Path | None:
+        """The folder export folders must lie in: only in dev mode, the data dir by default."""
+        if not self.dev_mode:
+            return None
+        return self.export_root or self.data_dir
 
     @property
     def models_dir(self) -> Path:

@@ -453,7 +453,8 @@ class FolderSource:
         """The folder's pages of that space, in file-name order; ``ConfluenceNotFound`` if none."""
         _check_space_key(space_key)
         if not self._root.is_dir():
-            raise ConfluenceNotFound(f"Confluence export folder {str(self._root)!r} not found")
+            # Job errors name pages, never server paths: they reach the tenant.
+            raise ConfluenceNotFound("the Confluence export folder was not found")
         found = False
         for entry in await asyncio.to_thread(self._entries):
             page = await asyncio.to_thread(self._read, entry)
@@ -462,7 +463,7 @@ class FolderSource:
                 yield page
         if not found:  # as the REST API would say: a misspelt key must not look like an empty space
             raise ConfluenceNotFound(
-                f"Confluence space {space_key!r} not found in export folder {str(self._root)!r}"
+                f"Confluence space {space_key!r} not found in the export folder"
             )
 
     async def get_page(self, page_id: str) -> ConfluencePage | None:
@@ -487,7 +488,7 @@ class FolderSource:
         )
 
     def _read(self, entry: Path) -> ConfluencePage:
-        where = f"reading exported page {str(entry)!r}"
+        where = f"reading exported page {entry.name!r}"
         if entry.is_file():
             merged = _load_json(entry, where)
             body = _storage(merged)

@@ -19,6 +19,7 @@ import numpy as np
 
 from compliance.phi import PhiCheckFailed
 from embeddings.chunking import chunk_page
+from embeddings.egress import SourcePolicy
 from embeddings.jobs import JobStore
 from embeddings.reindex import (
     ChunkingOptions,
@@ -48,6 +49,7 @@ async def apply_page_event(
     redact: Redact,
     chunking: ChunkingOptions,
     credentials: SourceCredentials,
+    policy: SourcePolicy | None = None,
 ) -> dict[str, Any]:
     state = await jobs.space(tenant, space)
     if kind in REMOVING:
@@ -61,7 +63,7 @@ async def apply_page_event(
         return {"action": "skipped", "reason": f"space {space!r} was never indexed"}
     if version is not None and state.pages.get(page_id) == version:
         return {"action": "unchanged", "pageId": page_id}
-    source = open_source(state.source, credentials)
+    source = open_source(state.source, credentials, policy)
     try:
         current = await source.get_page(page_id)
     finally:

@@ -25,11 +25,11 @@ from embeddings.chunking import ConfluencePage, chunk_page
 from embeddings.confluence import (
     ApiTokenAuth,
     ConfluenceClient,
-    ConfluenceError,
     FolderSource,
     OAuthTokenAuth,
     PageSource,
 )
+from embeddings.egress import SourcePolicy, check_folder, check_url
 from embeddings.jobs import JobStore, ReindexProgress, now
 from embeddings.reindex_sink import DurableSink, IndexWriter, PageAssembler, StageClock, fail
 from embeddings.snapshot_policy import SnapshotPolicy
@@ -54,20 +54,21 @@ class SourceCredentials:
     api: str = "v2"
 
 
-def open_source(source: str, creds: SourceCredentials | None = None) -> PageSource:
-    """A Confluence site's base URL (the client adds ``/wiki/...``) or an export folder."""
+def open_source(source: str, creds: SourceCredentials | None = None,
+                policy: SourcePolicy | None = None) -> PageSource:
+    """A Confluence site's base URL (the client adds ``/wiki/...``) or an export folder,
+    once ``embeddings.egress`` allows it under ``policy`` (default: public https sites only)."""
     creds = creds or SourceCredentials()
+    policy = policy or SourcePolicy()
     if source.startswith(("http://", "https://")):
+        check_url(source, policy)
         auth: ApiTokenAuth | OAuthTokenAuth | None = None
         if creds.oauth_token is not None:
             auth = OAuthTokenAuth(token=creds.oauth_token)
         elif creds.email and creds.api_token is not None:
             auth = ApiTokenAuth(email=creds.email, token=creds.api_token)
         return ConfluenceClient(source, auth=auth, api="v1" if creds.api == "v1" else "v2")
-    path = Path(source).expanduser()
-    if not path.is_dir():
-        raise ConfluenceError(f"source {source!r} is neither an http(s) URL nor a folder")
-    return FolderSource(path)
+    return FolderSource(check_folder(source, policy))
 
 
 async def close_source(source: PageSource) -> None:

@@ -31,6 +31,7 @@ class Principal:
     tenant: str
     account: str
     via: str  # "forge" or "jira"
+    cloud_id: str | None = None  # the Atlassian site the FIT was signed for (context.cloudId)
 
 
 def tenant_from_claims(claims: dict[str, Any]) -> str:
@@ -150,7 +151,10 @@ class FitVerifier:
         except jwt.PyJWTError as exc:
             raise AuthError(f"invalid token: {exc}") from exc
         account = claims.get("principal") or "app"
-        return Principal(tenant=tenant_from_claims(claims), account=str(account), via="forge")
+        cloud_id = (claims.get("context") or {}).get("cloudId")
+        return Principal(tenant=tenant_from_claims(claims), account=str(account), via="forge",
+                         cloud_id=cloud_id if isinstance(cloud_id, str)
+                         and TENANT_RE.match(cloud_id) else None)
 
 
 def verify_jira_signature(

@@ -22,6 +22,8 @@ from agents.mindmesh_models import AskIn
 from agents.registry import make_reasoner
 from compliance.phi import redact
 from config.settings import Settings
+from embeddings.confluence import ConfluenceError
+from embeddings.egress import SourceRefused
 from embeddings.jobs import JobStore, ReindexProgress, now
 from embeddings.pages import apply_page_event
 from embeddings.reindex import (
@@ -33,6 +35,7 @@ from embeddings.reindex import (
     reindex_space,
 )
 from embeddings.snapshot_policy import SnapshotPolicy
+from serve import sources
 from serve.index_client import IndexClient
 from serve.observability import init_observability, tenant_scope
 from store.factory import open_stores
@@ -94,7 +97,13 @@ def _run_reindex(settings: Settings, progress: dict[str, Any], indexes: list[Dep
         stores = open_stores(settings)
         jobs = JobStore(stores.state)
         prog = ReindexProgress.model_validate(progress)
-        source = open_source(prog.source or "", credentials(settings, oauth_token))
+        try:
+            source = open_source(prog.source or "", credentials(settings, oauth_token),
+                                 sources.policy(settings))
+        except (SourceRefused, ConfluenceError) as exc:
+            prog.status, prog.error, prog.finished_at = "failed", str(exc)[:500], now()
+            await jobs.save_progress(prog)
+            return prog.public()
         try:
             async with stores.names.active(prog.tenant):
                 done = await reindex_space(
@@ -194,6 +203,7 @@ class MindMeshServer:
                 chunking=ChunkingOptions(self.settings.chunk_max_chars,
                                          self.settings.chunk_overlap),
                 credentials=credentials(self.settings),
+                policy=sources.policy(self.settings),
             )
 
     async def health(self) -> str:

@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from agents.mindmesh_models import AskIn
+from embeddings.egress import SourceRefused
+from serve import sources
 from serve.context import Caller, get_ctx, require_tenant
 from serve.errors import HttpError
 
 router = APIRouter(tags=["mindmesh"])
-
-# Hosts a reindex may fetch from outside dev mode: Atlassian's own, so a tenant cannot make the
-# cluster fetch arbitrary (internal) URLs.
-_ALLOWED_HOST = re.compile(r"(^|\.)atlassian\.net$|^api\.atlassian\.com$")
 
 
 class ReindexIn(BaseModel):
@@ -28,17 +24,9 @@ class ReindexIn(BaseModel):
                        description="the Confluence space key")
     source: str | None = Field(
         None, max_length=2048,
-        description="the site's base URL (https://acme.atlassian.net), or in dev mode an "
-        "export folder; omitted: the source the space was last indexed from",
+        description="dev mode only: a loopback Confluence URL or an export folder under the "
+        "export root. Elsewhere the tenant's own site is used (serve.sources)",
     )
-
-
-def _check_source(source: str | None, dev_mode: bool) -> None:
-    if source is None or dev_mode:
-        return
-    parts = urlsplit(source)
-    if parts.scheme != "https" or not _ALLOWED_HOST.search(parts.hostname or ""):
-        raise HttpError(422, f"invalid source {source!r}: only https Atlassian sites are allowed")
 
 
 @router.post("/v1/tenants/{tenant}/ask")
@@ -57,10 +45,14 @@ async def start_reindex(tenant: str, body: ReindexIn, caller: Caller,
     """Start reindexing a space; answers the job id at once, progress at GET …/reindex/{job}."""
     require_tenant(tenant, caller)
     ctx = get_ctx()
-    _check_source(body.source, ctx.settings.dev_mode)
+    system_token = request.headers.get("x-forge-oauth-system")
+    try:
+        source = sources.choose(ctx.settings, caller, body.source, system_token)
+    except SourceRefused as exc:
+        raise HttpError(422, f"invalid source: {exc}") from None
     try:
         progress = await ctx.handles["MindMesh"].start_reindex.remote(
-            tenant, body.space, body.source, request.headers.get("x-forge-oauth-system")
+            tenant, body.space, source, system_token
         )
     except ValueError as exc:
         raise HttpError(422, str(exc)) from None

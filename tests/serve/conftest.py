@@ -17,7 +17,9 @@ def models_dir(tmp_path_factory: pytest.TempPathFactory) -> str:
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory, models_dir: str) -> Iterator[Stack]:
     """One real stack (dynalite, Ray, Serve) for the HTTP tests; each test uses its own tenants."""
-    s = Stack(tmp_path_factory.mktemp("stack"), CLINISIGHT_MODEL_CACHE_DIR=models_dir)
+    # Export folders are made in each test's tmp_path: let the stack read under pytest's base.
+    s = Stack(tmp_path_factory.mktemp("stack"), CLINISIGHT_MODEL_CACHE_DIR=models_dir,
+              CLINISIGHT_EXPORT_ROOT=str(tmp_path_factory.getbasetemp()))
     started = time.monotonic()
     info = s.up()
     assert info["health"]["status"] == "ok", info

@@ -179,3 +179,18 @@ async def test_an_id_longer_than_the_store_holds_is_a_4xx_not_an_outage(ingress:
     assert "too long" in resp.json()["detail"] and long_id not in resp.text
     ok = await ingress.client.get("/v1/events/" + "e" * 1000, headers=ingress.bearer("acme"))
     assert ok.status_code == 404
+
+
+@pytest.mark.parametrize(
+    "source",
+    ["file:///etc/passwd", "/etc", "http://169.254.169.254/latest/meta-data/",
+     ".clinisight/dev-keys", "https://another-tenant.atlassian.net"],
+)
+async def test_a_reindex_body_cannot_choose_what_the_server_reads(ingress: Ingress,
+                                                                  source: str) -> None:
+    resp = await ingress.client.post("/v1/tenants/acme/reindex",
+                                     json={"space": "QM", "source": source},
+                                     headers=ingress.bearer("acme"))
+    assert resp.status_code == 422, resp.text
+    assert resp.json()["detail"].startswith("invalid source")
+    assert str(ingress.settings.data_dir) not in resp.text
