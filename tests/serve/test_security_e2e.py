@@ -1,6 +1,7 @@
 """Security end to end against the real stack (dynalite, Ray, Serve on loopback): tenant
 isolation on every tenant route of the OpenAPI schema, rate limits, hostile bodies, schemathesis
-over the running app, the audit trail and its CLI, PHI-free logs."""
+over the running app, the audit trail and its CLI, PHI-free logs, and the hostile tries of issue
+#19 each with its exact status."""
 
 from __future__ import annotations
 
@@ -267,3 +268,115 @@ def test_request_ids_are_echoed(stack: Stack) -> None:
     assert resp.headers.get_list("x-request-id") == ["abc-1"]
     made = httpx.get(f"{stack.settings.http_url}/healthz")
     assert len(made.headers.get_list("x-request-id")) == 1
+
+
+def _forged(stack: Stack, *, alg: str = "RS256", kid: str | None = None,
+            **claims: Any) -> str:
+    """A FIT for tenant ``forged`` as an attacker would shape it."""
+    import jwt
+    from cryptography.hazmat.primitives import serialization
+
+    keydir = stack.settings.data_dir / "dev-keys"
+    private = serialization.load_pem_private_key((keydir / "fit-signing-key.pem").read_bytes(),
+                                                 None)
+    public_pem = private.public_key().public_bytes(  # type: ignore[union-attr]
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    real_kid = json.loads((keydir / "jwks.json").read_text())["keys"][0]["kid"]
+    now = int(time.time())
+    body = {"app": {"id": stack.settings.forge_app_id}, "context": {"cloudId": "forged"},
+            "principal": "attacker", "aud": stack.settings.forge_app_id,
+            "iss": "forge/invocation-token", "iat": now, "nbf": now, "exp": now + 300, **claims}
+    headers = {"kid": kid or real_kid}
+    if alg == "none":
+        return jwt.encode(body, None, algorithm="none", headers=headers)
+    if alg == "HS256":  # the public key used as an HMAC secret (the classic key confusion)
+        import base64
+        import hashlib
+        import hmac
+
+        def b64(raw: bytes) -> str:
+            return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+        head = b64(json.dumps({"alg": "HS256", "typ": "JWT", **headers}).encode())
+        payload = b64(json.dumps(body).encode())
+        sig = hmac.new(public_pem, f"{head}.{payload}".encode(), hashlib.sha256).digest()
+        return f"{head}.{payload}.{b64(sig)}"
+    return jwt.encode(body, private, algorithm="RS256", headers=headers)  # type: ignore[arg-type]
+
+
+def test_the_hostile_tries_of_issue_19_get_their_exact_4xx(stack: Stack) -> None:
+    """The tries of issue #19 against the running stack, each with the status it must get."""
+    now = int(time.time())
+    epic = json.dumps(forge_epic(key="HOST-1")).encode()
+    jira = jira_secret(stack.settings, "dev")
+    limit = stack.settings.max_body_bytes
+
+    def bearer(token: str) -> dict[str, str]:
+        return {"authorization": f"Bearer {token}", "content-type": "application/json"}
+
+    state = "/v1/tenants/forged/agents/TaskSmith/state"
+    tries: list[tuple[str, str, str, bytes | None, dict[str, str], int]] = [
+        # forged and confused tokens
+        ("alg none", "GET", state, None, bearer(_forged(stack, alg="none")), 401),
+        ("HS256 signed with the public key", "GET", state, None,
+         bearer(_forged(stack, alg="HS256")), 401),
+        ("expired", "GET", state, None, bearer(_forged(stack, exp=now - 60)), 401),
+        ("not yet valid", "GET", state, None, bearer(_forged(stack, nbf=now + 3600)), 401),
+        ("wrong audience", "GET", state, None, bearer(_forged(stack, aud="other-app")), 401),
+        ("wrong issuer", "GET", state, None, bearer(_forged(stack, iss="me")), 401),
+        ("a path as kid", "GET", state, None,
+         bearer(_forged(stack, kid="../../dev-keys/fit-signing-key.pem")), 401),
+        ("no token", "GET", state, None, {}, 401),
+        ("garbage token", "GET", state, None, bearer("not.a.jwt"), 401),
+        # another tenant's data
+        ("cross-tenant state", "GET", "/v1/tenants/victim/agents/TaskSmith/state", None,
+         stack.bearer("h-cross"), 403),
+        ("cross-tenant ask", "POST", "/v1/tenants/victim/ask", b'{"question": "x"}',
+         {**stack.bearer("h-cross2"), "content-type": "application/json"}, 403),
+        # bodies
+        ("deep nesting", "POST", "/v1/forge/events", b'{"a":' * 5000 + b"1" + b"}" * 5000,
+         stack.bearer("h-deep"), 422),
+        ("2 MB body", "POST", "/v1/forge/events", b'{"eventType": "' + b"x" * 2_000_000 + b'"}',
+         stack.bearer("h-big"), 413),
+        ("invalid UTF-8", "POST", "/v1/forge/events", b'{"eventType": "\xff\xfe"}',
+         stack.bearer("h-utf"), 400),
+        ("not JSON", "POST", "/v1/forge/events", b"{", stack.bearer("h-json"), 400),
+        ("wrong types", "POST", "/v1/forge/events", b'{"eventType": 5}',
+         stack.bearer("h-types"), 422),
+        # webhook signatures
+        ("bad webhook signature", "POST", "/v1/jira/webhooks?tenant=dev", epic,
+         {"x-hub-signature": "sha256=" + "0" * 64}, 401),
+        ("missing webhook signature", "POST", "/v1/jira/webhooks?tenant=dev", epic, {}, 401),
+        ("webhook for an unknown tenant", "POST", "/v1/jira/webhooks?tenant=nobody", epic,
+         {"x-hub-signature": sign_jira_body(epic, jira)}, 401),
+        # odd ids
+        ("a 10 KB event id", "GET", "/v1/events/" + "e" * 10_000, None,
+         stack.bearer("h-id"), 422),
+        ("an unknown event id", "GET", "/v1/events/nope", None, stack.bearer("h-id2"), 404),
+        # an encoded slash makes the path match no route at all
+        ("a path in a tenant id", "GET", "/v1/tenants/..%2F..%2Fetc/agents/TaskSmith/state",
+         None, stack.bearer("h-path"), 404),
+        # questions
+        ("an oversized question", "POST", "/v1/tenants/h-ask/ask",
+         json.dumps({"question": "x" * 5000}).encode(),
+         {**stack.bearer("h-ask"), "content-type": "application/json"}, 422),
+        ("k out of range", "POST", "/v1/tenants/h-ask2/ask",
+         json.dumps({"question": "x", "k": 10_000}).encode(),
+         {**stack.bearer("h-ask2"), "content-type": "application/json"}, 422),
+        # reindex sources
+        *[(f"reindex from {source}", "POST", f"/v1/tenants/h-rx{i}/reindex",
+           json.dumps({"space": "QM", "source": source}).encode(),
+           {**stack.bearer(f"h-rx{i}"), "content-type": "application/json"}, 422)
+          for i, source in enumerate(["file:///etc/passwd", "/etc",
+                                      "http://169.254.169.254/latest/meta-data/",
+                                      ".clinisight/dev-keys"])],
+    ]
+    assert len(tries) >= 28
+    wrong = {}
+    for name, method, path, body, headers, expected in tries:
+        resp = stack.client.request(method, path, content=body, headers=headers)
+        if resp.status_code != expected or (expected != 413 and "detail" not in resp.json()):
+            wrong[name] = (resp.status_code, resp.text[:200])
+    assert not wrong, wrong
+    assert limit < 2_000_000  # the 2 MB try is over the limit, as it must be
+    assert stack.client.get("/healthz").status_code == 200
