@@ -362,13 +362,42 @@ def words_of(text: str) -> list[tuple[int, int, str]]:
     return [(m.start(), m.end(), m.group()) for m in WORD.finditer(text)]
 
 
+def _title_lines(ws: Words) -> set[int]:
+    """The words of lines written in Title Case ("In Progress", "User Agent", "Ledger
+    Management"): Jira statuses, field names, page titles and headings capitalise every word,
+    so a capital there says nothing of a name."""
+    out: set[int] = set()
+    line: list[int] = []
+    text = ws.text
+
+    def close() -> None:
+        long = [j for j in line if len(ws.words[j]) > 3]
+        if len(line) >= 2 and long and all(ws.words[j][0].isupper() for j in long) and not all(
+            ws.words[j].isupper() for j in long
+        ):
+            out.update(line)
+        line.clear()
+
+    prev_end = 0
+    for i, (start, end) in enumerate(ws.spans):
+        if "\n" in text[prev_end:start]:
+            close()
+        line.append(i)
+        prev_end = end
+    close()
+    return out
+
+
 def candidates(ws: Words) -> Iterator[int]:
     """The indexes of the words worth scoring."""
     lex = ws._lex
     bases, n, text = ws.bases, len(ws), ws.text
+    titled = _title_lines(ws) if ws.case == "M" else set()
     for i, word in enumerate(ws.words):
         if _glued(text, *ws.spans[i], word):
             continue  # part of an identifier: type=avi:jira:issue, new=True, jira-webhook
+        if i in titled and ws.flags(i)[0] and lex.zipf_of(bases[i]) >= 3.5:
+            continue  # an everyday word in a Title Case line: "Web Apps", "Radio Buttons"
         beside = ws.case == "L" and any(
             0 <= j < n and bases[j] in lex.first and lex.zipf_of(bases[j]) < 4.5
             for j in (i - 1, i + 1)

@@ -116,3 +116,17 @@ def test_names_by_a_cue_of_prose(text: str, name: str) -> None:
 )
 def test_what_those_cues_leave_readable(text: str) -> None:
     assert not [s for s in find_phi(text) if s.kind is PhiKind.NAME]
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["In Progress", "MJK - Radio Buttons", "Web Apps", "User Agent", "QueryPie Docs"],
+)
+def test_everyday_words_in_title_case_lines_are_not_names(text: str) -> None:
+    # Jira statuses, field names and page titles capitalise every word.
+    assert find_phi(text) == []
+
+
+def test_names_in_title_case_lines_are_still_found() -> None:
+    text = "Escalation For Marisol Quintanilla\nThe account is locked."
+    assert covering(text, "Marisol Quintanilla") is PhiKind.NAME
