@@ -65,6 +65,20 @@ class Settings(BaseSettings):
     )
     aws_profile: str | None = Field(None, validation_alias=_alias("aws_profile", "AWS_PROFILE"))
 
+    # Data at rest (HIPAA). On AWS (no dynamodb_endpoint) ensure_tables creates tables with
+    # deletion protection and point-in-time recovery, and, with a key ARN here, SSE under that
+    # customer-managed KMS key (otherwise DynamoDB's default, an AWS-owned key). A local endpoint
+    # gets none of it: dynalite ignores the fields and has no UpdateContinuousBackups.
+    kms_key_arn: str | None = Field(
+        None, pattern=r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9-]+$")
+    # Raw event payloads carry PHI: the sweeper removes a payload this long after its event
+    # finished (checking every event_payload_purge_interval_s) and keeps the event's metadata.
+    event_payload_retention_days: float = Field(30.0, ge=0)
+    event_payload_purge_interval_s: float = Field(3600.0, gt=0)
+    # The sweeper publishes every tenant's audit chain head to ClinisightAuditAnchors this often
+    # (jittered): removing the newest audit entries is detected back to the last anchor.
+    audit_anchor_interval_s: float = Field(300.0, gt=0)
+
     # Forge Invocation Tokens
     forge_app_id: str = DEV_APP_ID
     forge_jwks_url: str | None = None

@@ -38,6 +38,7 @@ from config.settings import Settings
 from serve.auth import Principal
 from serve.errors import HttpError
 from serve.ratelimit import RateLimited, TenantRateLimiter
+from store.anchors import AnchorStore
 from store.audit import AuditLog
 
 log = logging.getLogger("clinisight.audit")
@@ -93,10 +94,11 @@ _guard: Guard | None = None
 def install_guard(settings: Settings, client: Any) -> Guard:
     """Set up this replica's rate limiter and audit log (the ingress's ``__init__``)."""
     global _guard
+    pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="audit")
+    anchors = AnchorStore(client, settings.table("AuditAnchors"), pool)
     _guard = Guard(
         limiter=TenantRateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst),
-        audit=AuditLog(client, settings.table("Audit"),
-                       ThreadPoolExecutor(max_workers=8, thread_name_prefix="audit")),
+        audit=AuditLog(client, settings.table("Audit"), pool, register=anchors.register),
         max_body_bytes=settings.max_body_bytes,
     )
     return _guard

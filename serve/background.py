@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -17,11 +18,14 @@ log = logging.getLogger("clinisight.background")
 
 class Periodic:
     def __init__(self, name: str, step: Callable[[], Awaitable[Any]], interval_s: float,
-                 first_delay_s: float = 0.0) -> None:
+                 first_delay_s: float = 0.0, jitter: float = 0.0) -> None:
         self.name = name
         self.step = step
         self.interval_s = interval_s
         self.first_delay_s = first_delay_s
+        # Each pause is interval_s times a factor drawn from [1 - jitter, 1 + jitter], so
+        # replicas and clusters started together do not hit DynamoDB in step.
+        self.jitter = jitter
         self.task: asyncio.Task[None] | None = None
 
     def ensure(self) -> None:
@@ -41,7 +45,10 @@ class Periodic:
                 await self.step()
             except Exception as exc:  # one failed pass must not end the loop
                 log.warning("%s pass failed: %s", self.name, type(exc).__name__)
-            await asyncio.sleep(self.interval_s)
+            await asyncio.sleep(self.pause_s())
+
+    def pause_s(self) -> float:
+        return self.interval_s * random.uniform(1 - self.jitter, 1 + self.jitter)  # noqa: S311
 
     def check(self) -> None:
         if self.task is not None and self.task.done():

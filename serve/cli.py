@@ -9,7 +9,11 @@
     clinisight ask QUESTION [--tenant T] [--space KEY] [--k N]
     clinisight token --tenant T [--account A]      (dev mode only)
     clinisight audit list --tenant T [--after N] [--limit N]   the tenant's audit trail
-    clinisight audit verify --tenant T             check the tenant's audit hash chain
+    clinisight audit verify --tenant T [--checkpoint FILE]
+                                      check the tenant's audit chain, and against its anchors
+    clinisight audit anchor [--tenant T] [--out FILE]
+                                      publish audit chain heads now (all tenants without
+                                      --tenant) and write a checkpoint file for the auditor
     clinisight phi add-names --tenant T FILE [--csv]   register names always redacted for T
 
 Exit status 0 on success, 1 when the command failed (the JSON says why).
@@ -24,8 +28,9 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -34,6 +39,9 @@ from serve.auth import sign_jira_body
 from serve.devkeys import DEV_TENANT, ensure_dev_keys, jira_secret, mint_fit
 from serve.names_file import batches, read_names
 from serve.stack import pid_file, run_foreground, wait_healthy
+
+if TYPE_CHECKING:  # imported where used: the other commands need no stores
+    from store.factory import Stores
 
 FINAL = {"done", "failed", "ignored"}
 
@@ -263,29 +271,60 @@ def cmd_token(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_audit(settings: Settings, args: argparse.Namespace) -> int:
-    """Read the audit table directly (an operator's tool: it needs DynamoDB access)."""
+    """Read the audit tables directly (an operator's tool: it needs DynamoDB access)."""
     import asyncio
-    from concurrent.futures import ThreadPoolExecutor
 
-    from store.audit import AuditLog
-    from store.dynamo import make_client
+    from store.errors import StoreError
+    from store.factory import open_stores
 
+    if args.audit_command != "anchor" and not args.tenant:
+        raise CliError(f"audit {args.audit_command} needs --tenant")
     if settings.needs_local_dynamodb:  # the local stack's dynalite
         settings = settings.model_copy(
             update={"dynamodb_endpoint": f"http://127.0.0.1:{settings.dynamodb_local_port}"})
-    from store.errors import StoreError
-
-    audit = AuditLog(make_client(settings), settings.table("Audit"), ThreadPoolExecutor(4))
+    stores = open_stores(settings, threads=4)
     try:
+        if args.audit_command == "anchor":
+            return asyncio.run(_audit_anchor(settings, stores, args))
         if args.audit_command == "verify":
-            report = asyncio.run(audit.verify(args.tenant))
-            _out(report.public())
-            return 0 if report.ok else 1
-        entries = asyncio.run(audit.entries(args.tenant, after=args.after, limit=args.limit))
+            return asyncio.run(_audit_verify(stores, args))
+        entries = asyncio.run(stores.audit.entries(args.tenant, after=args.after,
+                                                   limit=args.limit))
     except StoreError as exc:
         raise CliError(f"audit table unavailable: {exc}") from exc
     _out({"tenant": args.tenant, "entries": [e.public() for e in entries]})
     return 0
+
+
+async def _audit_anchor(settings: Settings, stores: Stores,
+                        args: argparse.Namespace) -> int:
+    from store.anchors import anchor_all, checkpoint
+
+    outcome = await anchor_all(stores.audit, stores.anchors,
+                               [args.tenant] if args.tenant else None)
+    anchors = [a for a in [await stores.anchors.latest(t) for t in outcome] if a is not None]
+    export = checkpoint(settings.stage, anchors)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    out = Path(args.out) if args.out else (
+        settings.data_dir / "audit-checkpoints" / f"{settings.stage}-{stamp}.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(export, indent=2, ensure_ascii=False) + "\n")
+    failed = sorted(t for t, r in outcome.items() if r.get("reason") or r.get("error"))
+    _out({"ok": not failed, "failed": failed, "anchors": outcome, "checkpoint": str(out),
+          "sha256": export["sha256"]})
+    return 0 if not failed else 1
+
+
+async def _audit_verify(stores: Stores, args: argparse.Namespace) -> int:
+    from store.anchors import read_checkpoint, verify_anchored
+
+    anchors = [a for a in [await stores.anchors.latest(args.tenant)] if a is not None]
+    if args.checkpoint:
+        kept = read_checkpoint(json.loads(Path(args.checkpoint).read_text()), args.tenant)
+        anchors += [kept] if kept is not None else []
+    report = await verify_anchored(stores.audit, args.tenant, anchors)
+    _out(report.public())
+    return 0 if report.ok else 1
 
 
 def cmd_phi(settings: Settings, args: argparse.Namespace) -> int:
@@ -350,11 +389,13 @@ def parser() -> argparse.ArgumentParser:
     tok.add_argument("--account")
     tok.add_argument("--ttl", type=int, default=3600)
     tok.set_defaults(fn=cmd_token)
-    audit = sub.add_parser("audit", help="list or verify a tenant's audit trail")
-    audit.add_argument("audit_command", choices=["list", "verify"])
-    audit.add_argument("--tenant", required=True)
+    audit = sub.add_parser("audit", help="list, verify or anchor the audit trail")
+    audit.add_argument("audit_command", choices=["list", "verify", "anchor"])
+    audit.add_argument("--tenant", help="required for list and verify; anchor: all without")
     audit.add_argument("--after", type=int, default=0, help="list: entries after this number")
     audit.add_argument("--limit", type=int, default=None, help="list: at most this many")
+    audit.add_argument("--checkpoint", help="verify: also against this checkpoint file")
+    audit.add_argument("--out", help="anchor: the checkpoint file (default: under the data dir)")
     audit.set_defaults(fn=cmd_audit)
     phi = sub.add_parser("phi", help="per-tenant known names, always redacted")
     phi_sub = phi.add_subparsers(dest="phi_command", required=True)

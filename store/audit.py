@@ -5,15 +5,15 @@ a hash chain: ``entryId`` is the entry's sequence number, zero-padded so that it
 order, and every entry stores the previous entry's hash (``prevHash``) and its own
 (``hash = sha256(canonical JSON of the entry's fields, prevHash included)``). Changing any field
 of any entry, removing or inserting one breaks the chain at that point (``verify``). Removing
-the newest entries is the one change a chain cannot show by itself; anchoring the head hash
-elsewhere (``AuditLog.head``) covers that.
+the newest entries is the one change a chain cannot show by itself; anchoring the head
+elsewhere (``store.anchors``) covers that.
 
 Append-only: this module only ever puts a new sequence number, conditionally on
 ``attribute_not_exists(entryId)``. Concurrent writers (ingress replicas) race for the next
 number; the loser re-reads the head and tries the next one, so no entry is overwritten and the
 chain has no fork. Real DynamoDB transactions would not add anything here (and dynalite lacks
 them). The table has no TTL: entries are kept for as long as the table is, which must be at
-least the six years HIPAA asks for (we say seven).
+least the six years HIPAA asks for (45 CFR 164.316(b)(2)); we say seven.
 
 Entries hold ids and action names, never free text: every string still passes through
 ``compliance.phi.redact`` before it is hashed and stored. A field whose PHI check fails is stored
@@ -26,7 +26,9 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
+import logging
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -36,7 +38,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from compliance.fail_closed import redact_or
 from store.dynamo import DynamoTable, from_item, to_item
-from store.errors import AlreadyExists, StoreUnavailable
+from store.errors import AlreadyExists, StoreError, StoreUnavailable
+
+log = logging.getLogger("clinisight.audit")
 
 GENESIS = "0" * 64
 SEQ_WIDTH = 12  # 10^12 entries per tenant before the sort order would break
@@ -131,8 +135,13 @@ class AuditLog:
     """Append and read one table's per-tenant hash chains."""
 
     def __init__(self, client: Any, table_name: str, executor: ThreadPoolExecutor,
-                 head_cache: int = 10_000) -> None:
+                 head_cache: int = 10_000,
+                 register: Callable[[str], Awaitable[None]] | None = None) -> None:
         self.table = _AuditTable(client, table_name, executor)
+        # Lists a tenant for the periodic anchoring (store.anchors.AnchorStore.register), once
+        # per tenant and process: a put that fails its condition after the first time.
+        self._register = register
+        self._registered: set[str] = set()
         # Per tenant, in this process: the last (seq, hash) we saw, so an append usually costs
         # one conditional put and no read; a stale head only costs a failed put and a re-read.
         self._heads: OrderedDict[str, tuple[int, str]] = OrderedDict()
@@ -178,10 +187,22 @@ class AuditLog:
                     head = await self._read_head(tenant)  # another writer took seq + 1
                     continue
                 self._remember(tenant, (seq + 1, fields["hash"]))
+                await self._listed(tenant)
                 return AuditEntry.model_validate(fields)
         raise StoreUnavailable(
             f"audit append for tenant {tenant!r} lost {MAX_APPEND_ATTEMPTS} races in a row"
         )
+
+    async def _listed(self, tenant: str) -> None:
+        if self._register is None or tenant in self._registered:
+            return
+        try:
+            await self._register(tenant)
+        except StoreError as exc:  # the entry is in; listing is tried again on the next one
+            log.warning("audit anchor registration of tenant %s failed: %s", tenant,
+                        type(exc).__name__)
+            return
+        self._registered.add(tenant)
 
     async def head(self, tenant: str) -> tuple[int, str]:
         """(number of entries, hash of the newest) of a tenant's chain."""

@@ -3,13 +3,15 @@
 boto3 is synchronous; every call runs on a dedicated thread pool so the event loop of a Ray
 replica never blocks. The low-level client is used (not ``boto3.resource``) because clients are
 thread-safe and resources are not. Only operations that both real DynamoDB and dynalite support
-are used: no transactions, no TTL.
+are used: no transactions, no TTL. Table protections that dynalite lacks (point-in-time
+recovery, deletion protection, KMS encryption) are asked of AWS only (``ensure_tables``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -27,6 +29,9 @@ T = TypeVar("T")
 
 BATCH_WRITE_MAX = 25  # items per BatchWriteItem call (DynamoDB's limit)
 
+# DynamoDB's (and dynalite's) words for a key it will not hold; not "reserved keyword", which
+# is an expression of ours and so a bug, not the caller's input.
+_KEY_REFUSED = re.compile(r"(?i)size of hashkey|range keys? has exceeded|key attribute")
 _SER = TypeSerializer()
 _DESER = TypeDeserializer()
 
@@ -46,14 +51,48 @@ TABLES: dict[str, tuple[str, str, list[dict[str, Any]]]] = {
                     {"AttributeName": "acceptedAt", "KeyType": "RANGE"},
                 ],
                 "Projection": {"ProjectionType": "KEYS_ONLY"},
-            }
+            },
+            {
+                # Sparse index: a finished event carries `payloadHeld` until the retention pass
+                # removes its payload (store.events.EventLog.purge_payloads), so the pass reads
+                # only those, oldest finished first. The blob's part names come along so its
+                # parts can be deleted without reading the item.
+                "IndexName": "payloadHeld",
+                "KeySchema": [
+                    {"AttributeName": "payloadHeld", "KeyType": "HASH"},
+                    {"AttributeName": "finishedAt", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "INCLUDE",
+                               "NonKeyAttributes": ["blobParts", "blobToken"]},
+            },
         ],
     ),
     "Audit": ("tenantId", "entryId", []),
+    # Each tenant's published audit chain head (store.anchors): one item per tenant, moved only
+    # forward. Every tenant with a chain carries `listed`, so the periodic pass finds them all
+    # through this sparse index without a scan.
+    "AuditAnchors": (
+        "tenantId",
+        "kind",
+        [
+            {
+                "IndexName": "listed",
+                "KeySchema": [
+                    {"AttributeName": "listed", "KeyType": "HASH"},
+                    {"AttributeName": "tenantId", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "KEYS_ONLY"},
+            }
+        ],
+    ),
     "Embeddings": ("tenantId", "itemKey", []),
     "PhiNames": ("tenantId", "nameKey", []),
 }
-_EXTRA_ATTRS = {"Events": [("unfinished", "S"), ("acceptedAt", "N")]}
+_EXTRA_ATTRS = {
+    "Events": [("unfinished", "S"), ("acceptedAt", "N"), ("payloadHeld", "S"),
+               ("finishedAt", "N")],
+    "AuditAnchors": [("listed", "S")],
+}
 
 
 def make_client(settings: Settings) -> Any:
@@ -81,29 +120,29 @@ def make_client(settings: Settings) -> Any:
 
 
 def ensure_tables(client: Any, settings: Settings, timeout_s: float = 60.0) -> list[str]:
-    """Create every Clinisight table that does not exist yet; return the names created."""
+    """Create every Clinisight table that does not exist yet; return the names created.
+
+    Against AWS (no ``dynamodb_endpoint``) a new table has deletion protection on and, with
+    ``kms_key_arn`` set, SSE under that customer-managed key; every table gets point-in-time
+    recovery (idempotent) and any index added since it was created (HIPAA 164.308(a)(7) asks for
+    a backup; 164.312(a)(2)(iv) for encryption at rest). A local endpoint gets none of it:
+    dynalite accepts the CreateTable fields but ignores them, and answers
+    UnknownOperationException to UpdateContinuousBackups and a ValidationException to an
+    on-demand index added by UpdateTable.
+    """
+    aws = settings.dynamodb_endpoint is None
     existing: set[str] = set()
     for page in client.get_paginator("list_tables").paginate():
         existing.update(page["TableNames"])
     created = []
-    for kind, (pk, sk, gsis) in TABLES.items():
+    for kind in TABLES:
         name = settings.table(kind)
         if name in existing:
+            if aws:
+                _add_missing_index(client, name, kind)
             continue
-        attrs = [(pk, "S"), (sk, "S"), *_EXTRA_ATTRS.get(kind, [])]
-        spec: dict[str, Any] = {
-            "TableName": name,
-            "KeySchema": [
-                {"AttributeName": pk, "KeyType": "HASH"},
-                {"AttributeName": sk, "KeyType": "RANGE"},
-            ],
-            "AttributeDefinitions": [{"AttributeName": a, "AttributeType": t} for a, t in attrs],
-            "BillingMode": "PAY_PER_REQUEST",
-        }
-        if gsis:
-            spec["GlobalSecondaryIndexes"] = gsis
         try:
-            client.create_table(**spec)
+            client.create_table(**_table_spec(kind, name, settings, aws))
         except ClientError as exc:
             if exc.response["Error"]["Code"] != "ResourceInUseException":
                 raise
@@ -114,7 +153,64 @@ def ensure_tables(client: Any, settings: Settings, timeout_s: float = 60.0) -> l
             if time.monotonic() > deadline:
                 raise StoreUnavailable(f"table {name} did not become ACTIVE in {timeout_s}s")
             time.sleep(0.2)
+    if aws:
+        for kind in TABLES:
+            _enable_pitr(client, settings.table(kind), deadline)
     return created
+
+
+def _table_spec(kind: str, name: str, settings: Settings, aws: bool) -> dict[str, Any]:
+    pk, sk, gsis = TABLES[kind]
+    attrs = [(pk, "S"), (sk, "S"), *_EXTRA_ATTRS.get(kind, [])]
+    spec: dict[str, Any] = {
+        "TableName": name,
+        "KeySchema": [
+            {"AttributeName": pk, "KeyType": "HASH"},
+            {"AttributeName": sk, "KeyType": "RANGE"},
+        ],
+        "AttributeDefinitions": [{"AttributeName": a, "AttributeType": t} for a, t in attrs],
+        "BillingMode": "PAY_PER_REQUEST",
+    }
+    if gsis:
+        spec["GlobalSecondaryIndexes"] = gsis
+    if aws:
+        spec["DeletionProtectionEnabled"] = True
+        if settings.kms_key_arn:
+            spec["SSESpecification"] = {"Enabled": True, "SSEType": "KMS",
+                                        "KMSMasterKeyId": settings.kms_key_arn}
+    return spec
+
+
+def _add_missing_index(client: Any, name: str, kind: str) -> None:
+    """Add the first index of ``TABLES`` an existing table lacks (DynamoDB builds one index at a
+    time; run ``ensure_tables`` again once it is ACTIVE for the next)."""
+    pk, sk, gsis = TABLES[kind]
+    table = client.describe_table(TableName=name)["Table"]
+    have = {g["IndexName"] for g in table.get("GlobalSecondaryIndexes", [])}
+    missing = [g for g in gsis if g["IndexName"] not in have]
+    if not missing:
+        return
+    attrs = [(pk, "S"), (sk, "S"), *_EXTRA_ATTRS.get(kind, [])]
+    client.update_table(
+        TableName=name,
+        AttributeDefinitions=[{"AttributeName": a, "AttributeType": t} for a, t in attrs],
+        GlobalSecondaryIndexUpdates=[{"Create": missing[0]}],
+    )
+
+
+def _enable_pitr(client: Any, name: str, deadline: float) -> None:
+    while True:
+        try:
+            client.update_continuous_backups(
+                TableName=name,
+                PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True})
+            return
+        except ClientError as exc:
+            # A table created moments ago may still be enabling its backups.
+            code = exc.response["Error"]["Code"]
+            if code != "ContinuousBackupsUnavailableException" or time.monotonic() > deadline:
+                raise
+            time.sleep(1.0)
 
 
 def to_item(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -154,7 +250,7 @@ class DynamoTable:
             if code == "ConditionalCheckFailedException":
                 raise AlreadyExists(f"condition failed on {self.name}") from exc
             message = exc.response["Error"].get("Message", "")
-            if code == "ValidationException" and "key" in message.lower():
+            if code == "ValidationException" and _KEY_REFUSED.search(message):
                 # "Size of hashkey has exceeded ...", "... range keys has exceeded ...", "... key
                 # attribute cannot contain an empty string value": the input, not the store.
                 raise InvalidKey(f"{self.name}: {message}") from exc

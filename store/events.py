@@ -6,6 +6,13 @@ with a lease (a conditional update); an event whose worker died keeps its ``unfi
 and is claimed again once the lease runs out (see ``serve.orchestrator``'s re-drive).
 
 Life of an event: accepted → processing → done | failed, or ignored at once (unknown type).
+
+The raw payload carries PHI and is only needed until the event is finished (and to answer a
+redelivery, which needs only the key). A finished event is marked ``payloadHeld`` with its
+``finishedAt``; ``purge_payloads``, run periodically by the sweeper, removes the payload of
+those finished before the retention cut-off and keeps every other attribute. Why not DynamoDB
+TTL: it deletes whole items (the metadata and the id that dedupes a redelivery would go too), a
+payload item of its own would double the writes on the intake path, and dynalite has no TTL.
 """
 
 from __future__ import annotations
@@ -117,6 +124,8 @@ class EventLog:
         }
         if status not in FINAL:
             item["unfinished"] = "1"
+        else:
+            item.update(payloadHeld="1", finishedAt=now)
         try:
             await self.table.put(item, condition="attribute_not_exists(eventId)")
         except AlreadyExists:
@@ -133,7 +142,8 @@ class EventLog:
         item = await self.table.get({"tenantId": tenant, "eventId": event_id})
         if item is None or item["eventId"].startswith("~"):
             return None
-        payload = json.loads(await self.blobs.read(item)) if with_payload else None
+        held = "blobSha256" in item  # gone once the retention pass removed the payload
+        payload = json.loads(await self.blobs.read(item)) if with_payload and held else None
         return self._record(item, payload)
 
     async def claim(self, tenant: str, event_id: str, lease_s: float) -> EventRecord | None:
@@ -171,14 +181,15 @@ class EventLog:
         values: dict[str, Any] = {
             ":s": status.value,
             ":now": _ms(),
+            ":held": "1",
             ":agents": agents,
             ":result": json.dumps(result) if result is not None else "",
             ":error": error or "",
         }
         await self.table.update(
             {"tenantId": tenant, "eventId": event_id},
-            "SET #s = :s, updatedAt = :now, agents = :agents, #r = :result, #e = :error "
-            "REMOVE unfinished, leaseUntil",
+            "SET #s = :s, updatedAt = :now, agents = :agents, #r = :result, #e = :error, "
+            "payloadHeld = :held, finishedAt = :now REMOVE unfinished, leaseUntil",
             values,
             names={"#s": "status", "#r": "result", "#e": "error"},
         )
@@ -198,6 +209,30 @@ class EventLog:
             "unfinished = :u", {":u": "1"}, index="unfinished", limit=limit
         )
         return [(i["tenantId"], i["eventId"]) for i in items]
+
+    async def purge_payloads(self, finished_before_ms: int, limit: int = 1000) -> int:
+        """Remove the payload of up to ``limit`` events finished before ``finished_before_ms``
+        (epoch ms), oldest first; return how many. Status, result and times stay."""
+        items = await self.table.query(
+            "payloadHeld = :h AND finishedAt < :cut", {":h": "1", ":cut": finished_before_ms},
+            index="payloadHeld", limit=limit,
+        )
+        for item in items:
+            # Parts first: if we stop in between, the event is still marked and found again.
+            await self.blobs.delete_parts(item["tenantId"], item["eventId"], item)
+            try:
+                await self.table.update(
+                    {"tenantId": item["tenantId"], "eventId": item["eventId"]},
+                    "SET payloadRemovedAt = :now "
+                    "REMOVE payloadHeld, #b, blobSha256, blobParts, blobToken",
+                    {":now": _ms()},
+                    names={"#b": "blob"},  # a reserved word
+                    # Never create an item whose key the index listed but which is gone.
+                    condition="attribute_exists(eventId)",
+                )
+            except AlreadyExists:
+                continue
+        return len(items)
 
     async def ping(self) -> None:
         await self.table.ping()

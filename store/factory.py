@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from config.settings import Settings
+from store.anchors import AnchorStore
+from store.audit import AuditLog
 from store.dynamo import make_client
 from store.events import EventLog
 from store.known_names import DynamoNameDigestStore, KnownNamesCache
@@ -19,6 +21,8 @@ class Stores:
     state: DynamoStateStore
     events: EventLog
     names: KnownNamesCache  # each tenant's known names (compliance.known_names)
+    audit: AuditLog
+    anchors: AnchorStore  # the audit chains' published heads
 
     async def ping(self) -> None:
         await self.events.ping()
@@ -28,6 +32,7 @@ class Stores:
 def open_stores(settings: Settings, threads: int = 32) -> Stores:
     client = make_client(settings)
     pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="dynamodb")
+    anchors = AnchorStore(client, settings.table("AuditAnchors"), pool)
     return Stores(
         client=client,
         state=DynamoStateStore(client, settings.table("AgentState"), pool),
@@ -36,5 +41,7 @@ def open_stores(settings: Settings, threads: int = 32) -> Stores:
             DynamoNameDigestStore(client, settings.table("PhiNames"), pool),
             settings.phi_names_key, settings.phi_names_refresh_s,
         ),
+        audit=AuditLog(client, settings.table("Audit"), pool, register=anchors.register),
+        anchors=anchors,
     )
 

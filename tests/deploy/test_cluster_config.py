@@ -32,7 +32,9 @@ IAM_ACTION = {
     "scan": "dynamodb:Scan",
     "transact_write_items": "dynamodb:TransactWriteItems",
 }
-OPERATOR_ONLY = {"create_table", "list_tables", "get_paginator"}
+OPERATOR_ONLY = {"create_table", "list_tables", "get_paginator", "update_table",
+                 "update_continuous_backups"}
+KMS_ACTIONS = {"kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey"}
 
 
 def cluster() -> dict[str, Any]:
@@ -110,9 +112,12 @@ def dynamodb_calls() -> set[str]:
     return calls & (set(IAM_ACTION) | OPERATOR_ONLY)
 
 
+def statements() -> dict[str, dict[str, Any]]:
+    return {s["Sid"]: s for s in json.loads(NODE_POLICY.read_text())["Statement"]}
+
+
 def test_node_policy_grants_exactly_the_dynamodb_actions_the_code_uses() -> None:
-    policy = json.loads(NODE_POLICY.read_text())
-    (statement,) = policy["Statement"]
+    statement = statements()["ClinisightTablesReadWrite"]
     assert statement["Effect"] == "Allow"
     used = {IAM_ACTION[c] for c in dynamodb_calls() - OPERATOR_ONLY}
     assert set(statement["Action"]) == used
@@ -121,6 +126,34 @@ def test_node_policy_grants_exactly_the_dynamodb_actions_the_code_uses() -> None
         f"arn:aws:dynamodb:us-east-1:<ACCOUNT_ID>:table/Clinisight*-{stage}",
         f"arn:aws:dynamodb:us-east-1:<ACCOUNT_ID>:table/Clinisight*-{stage}/index/*",
     ]
+
+
+def test_node_policy_allows_the_tables_key_only_and_only_through_dynamodb() -> None:
+    granted = [s for s in statements().values()
+               if s["Effect"] == "Allow" and any(str(a).startswith("kms:")
+                                                 for a in s["Action"])]
+    (kms,) = granted
+    assert set(kms["Action"]) == KMS_ACTIONS
+    # One key, by its ARN (an alias or a wildcard would let the nodes use any key).
+    assert kms["Resource"] == "arn:aws:kms:us-east-1:<ACCOUNT_ID>:key/<KMS_KEY_ID>"
+    assert kms["Condition"] == {
+        "StringEquals": {"kms:ViaService": "dynamodb.us-east-1.amazonaws.com"}}
+    assert "<KMS_KEY_ID>" in CLUSTER.read_text(), "cluster.yaml names the placeholder"
+
+
+def test_node_policy_keeps_the_audit_tables_append_only() -> None:
+    deny = statements()["AuditTablesAppendOnly"]
+    stage = yaml.safe_load(SERVE_CONFIG.read_text())["applications"][0]["args"]["stage"]
+    assert deny["Effect"] == "Deny"
+    assert set(deny["Action"]) == {"dynamodb:UpdateItem", "dynamodb:DeleteItem",
+                                   "dynamodb:BatchWriteItem"}
+    assert sorted(deny["Resource"]) == [
+        f"arn:aws:dynamodb:us-east-1:<ACCOUNT_ID>:table/ClinisightAudit{kind}-{stage}"
+        for kind in ("", "Anchors")]
+    # The code must not need what is denied there: the audit modules only put, get and query.
+    for module in ("store/audit.py", "store/anchors.py"):
+        text = (REPO / module).read_text()
+        assert not re.search(r"\.(update|delete|batch_put)\(", text), module
 
 
 def test_policy_check_would_notice_a_new_call() -> None:

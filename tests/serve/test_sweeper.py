@@ -3,6 +3,7 @@ replaced by a direct call into a real CareTrack agent on dynalite."""
 
 from __future__ import annotations
 
+import asyncio
 import warnings
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -11,6 +12,7 @@ from agents.caretrack import CareTrack
 from agents.caretrack_models import CareTrackIn, IssueRecordIn
 from agents.events import AgentEvent
 from config.settings import Settings
+from store.events import EventStatus
 from store.factory import open_stores
 
 with warnings.catch_warnings():
@@ -52,4 +54,42 @@ async def test_sweep_visits_every_tracked_tenant_and_survives_one_failing(
     assert await sweeper.health() == "ok"
     sweeper.check_health()
     assert sweeper.loop.task is not None and not sweeper.loop.task.done()
-    sweeper.loop.cancel()
+    stop(sweeper)
+
+
+def stop(sweeper: Sweeper) -> None:
+    for loop in (sweeper.loop, sweeper.anchorer, sweeper.purger):
+        assert loop.task is not None and not loop.task.done(), loop.name
+        loop.cancel()
+
+
+async def test_housekeeping_anchors_every_audited_tenant_and_purges_old_payloads(
+        settings: Settings) -> None:
+    # A retention of about 50 ms, so the test can wait it out.
+    settings = settings.model_copy(update={"event_payload_retention_days": 0.05 / 86_400})
+    stores = open_stores(settings)
+    for tenant in ("acme", "zeta"):
+        await stores.audit.append(tenant, actor="a", action="event.read", resource="r",
+                                  request_id="q", outcome="ok", status=200)
+    ev = stores.events
+    await ev.record("acme", "old", "jira", "jira:issue_created", {"phi": "x"})
+    await ev.claim("acme", "old", lease_s=30)
+    await ev.finish("acme", "old", EventStatus.DONE, [], {})
+    await asyncio.sleep(0.2)
+    await ev.record("acme", "open", "jira", "jira:issue_created", {"phi": "y"})
+
+    sweeper = Sweeper.func_or_class(settings, DirectHandle(CareTrack(stores.state)))
+    anchored = await sweeper.anchor()
+    assert {t: r["seq"] for t, r in anchored.items()} == {"acme": 1, "zeta": 1}
+    latest = await stores.anchors.latest("zeta")
+    assert latest is not None and latest.seq == 1
+    assert await sweeper.purge_payloads() == 1
+    old = await ev.get("acme", "old", with_payload=True)
+    assert old is not None and old.payload is None and old.status is EventStatus.DONE
+    still = await ev.get("acme", "open", with_payload=True)
+    assert still is not None and still.payload == {"phi": "y"}
+    # The loops run with jittered pauses around their intervals.
+    pauses = {sweeper.anchorer.pause_s() for _ in range(20)}
+    interval = settings.audit_anchor_interval_s
+    assert len(pauses) > 1 and all(0.9 * interval <= p <= 1.1 * interval for p in pauses)
+    stop(sweeper)

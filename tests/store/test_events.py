@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 
 from store.events import EventStatus
 from store.factory import Stores
@@ -84,3 +85,41 @@ async def test_a_key_the_store_cannot_hold_is_invalid_not_unavailable(stores: St
         raise AssertionError(f"no InvalidKey for a {len(tenant)}/{len(event_id)}-char key")
     # At the limits themselves the store answers: nothing there.
     assert await stores.events.get("t1", "x" * 1024) is None
+
+
+async def test_payloads_finished_past_the_retention_are_removed_and_metadata_kept(
+        stores: Stores) -> None:
+    ev = stores.events
+    big = {"issue": {"fields": {"description": os.urandom(500_000).hex()}}}  # in parts
+    await ev.record("t1", "old", "jira", "jira:issue_created", {"ssn": "123-45-6789"})
+    await ev.record("t1", "old-big", "jira", "jira:issue_created", big)
+    await ev.record("t1", "ignored", "forge", "avi:x", {"n": 1}, EventStatus.IGNORED)
+    for event_id in ("old", "old-big"):
+        await ev.claim("t1", event_id, lease_s=30)
+        await ev.finish("t1", event_id, EventStatus.DONE, ["TaskSmith"], {"TaskSmith": 1})
+    await asyncio.sleep(0.05)
+    cut = int(time.time() * 1000) - 10  # a retention of 10 ms: the three above are past it
+    await ev.record("t1", "unfinished", "jira", "jira:issue_created", {"k": "keep"})
+    await ev.record("t1", "recent", "jira", "jira:issue_created", {"k": "recent"})
+    await ev.claim("t1", "recent", lease_s=30)
+    await ev.finish("t1", "recent", EventStatus.DONE, ["TaskSmith"], {})
+
+    assert await ev.purge_payloads(cut) == 3
+    for event_id in ("old", "old-big", "ignored"):
+        gone = await ev.get("t1", event_id, with_payload=True)
+        assert gone is not None and gone.payload is None, event_id
+    old = await ev.get("t1", "old")
+    assert old is not None and old.status is EventStatus.DONE
+    assert old.agents == ["TaskSmith"] and old.result == {"TaskSmith": 1}
+    item = await ev.table.get({"tenantId": "t1", "eventId": "old"})
+    assert item is not None and "blob" not in item and "payloadRemovedAt" in item
+    assert not await ev.table.query("tenantId = :t AND begins_with(eventId, :p)",
+                                    {":t": "t1", ":p": "~part#old-big#"}), "parts left"
+    kept = await ev.get("t1", "unfinished", with_payload=True)
+    assert kept is not None and kept.payload == {"k": "keep"}
+    recent = await ev.get("t1", "recent", with_payload=True)
+    assert recent is not None and recent.payload == {"k": "recent"}
+    assert await ev.purge_payloads(cut) == 0, "a purged event is not found again"
+    # A redelivery of a purged event is still recognised as a duplicate.
+    again, created = await ev.record("t1", "old", "jira", "jira:issue_created", {"n": 2})
+    assert not created and again.status is EventStatus.DONE
