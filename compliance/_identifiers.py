@@ -64,9 +64,15 @@ _PHONE = re.compile(
     # North America: +1 (614) 555-0178, 1-800-555-0148, 614.555.0163, 917 555 0129, ext. 22
     r"(?:\+?1[ .-]?)?(?:\([2-9][0-9]{2}\) ?|[2-9][0-9]{2}[ .-])[0-9]{3}[ .-][0-9]{4}"
     + _EXT
+    # Any three digits as the area code where the separators agree, as generated and foreign
+    # numbers have them: 054-353-1726, 001-748-088-2851x818, (054)353-1726
+    + r"|(?:\+1[ .-]?|001[ .-])?(?:[0-9]{3}([.-])[0-9]{3}\1|\([0-9]{3}\) ?[0-9]{3}[ .-])[0-9]{4}"
+    + _EXT
     # International with a country code: +44 20 7946 0958, +33 1 42 68 53 00
-    # (a separator between groups keeps the match unambiguous, so it cannot backtrack badly)
-    + r"|\+[2-9][0-9]{0,2}(?:[ .-][0-9]{1,5}){2,6}|\+[2-9][0-9]{7,13}"
+    # (a separator between groups keeps the match unambiguous, so it cannot backtrack badly;
+    # "(0)" is the trunk digit written in: +44 (0)20 7946 0958; +91-9876543210)
+    + r"|\+[1-9][0-9]{0,2}(?:[ .-](?:\(0\)[ ]?)?[0-9]{1,10}){1,6}" + _EXT
+    + r"|\+[2-9][0-9]{7,13}"
     # Trunk-prefixed national numbers, dashed: 010-2345-6789
     r"|0[1-9][0-9]?-[0-9]{3,4}-[0-9]{4}"
     r")" + NOT_BEFORE
@@ -95,8 +101,12 @@ _AGE = re.compile(
 # digit groups are also versions, amounts and ids.
 _PHONE_GROUPS = re.compile(
     r"(?<![0-9A-Za-z_+.\-/])(?:\+?[0-9]{1,3}[ .-]?)?(?:\([0-9]{1,4}\)[ .-]?)?"
-    r"[0-9]{2,5}(?:[ .-][0-9]{2,5}){1,4}(?:[ \t]*(?:x|ext\.?)[ \t]*[0-9]{1,6})?"
+    # a subscriber number after an area code may be one long group: "06-10446904", "0348 2102744"
+    r"[0-9]{2,5}(?:[ .-][0-9]{2,8})(?:[ .-][0-9]{2,5}){0,3}"
+    r"(?:[ \t]*(?:x|ext\.?)[ \t]*([0-9]{1,6}))?"
     r"(?![0-9A-Za-z_]|[.\-/][0-9])"
+    # or none at all, ten or eleven digits: "2546712361 fax"
+    r"|(?<![0-9A-Za-z_+.\-/])1?[0-9]{10}(?![0-9A-Za-z_]|[.\-/][0-9])"
 )
 _PHONE_WORD_BEFORE = re.compile(
     r"(?i:\b(?:phone|ph|tel|telephone|cell|mobile|call|called|reach(?:ed)?|fax|sms|"
@@ -107,7 +117,8 @@ _PHONE_WORD_AFTER = re.compile(r"(?i:[ \t\-]*(?:office|fax|mobile|cell|home|work
 
 def _phone_groups(text: str) -> Iterator[Candidate]:
     for m in _PHONE_GROUPS.finditer(text):
-        digits = sum(c.isdigit() for c in m.group())
+        # an extension's digits are not part of the number: "001-748-088-2851x818"
+        digits = sum(c.isdigit() for c in m.group()) - len(m.group(1) or "")
         if not 6 <= digits <= 15 or digits == 6 and m.group().count("-") == 1:
             continue  # "120-140" is a range
         before = text[max(0, m.start() - 30) : m.start()]
@@ -198,12 +209,25 @@ _STATES = (
     "NM|NY|NC|ND|OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY|DC|PR"
 )
 _PLACE_WORD = r"[A-Z][A-Za-z'’-]+\.?"
-_STREET_WORD = r"(?:[A-Z][a-z'’-]+|[0-9]{1,3}(?:st|nd|rd|th))"
+_STREET_WORD = r"(?:[A-Z][a-z'’-]+|St\.|[0-9]{1,3}(?:st|nd|rd|th))"
 _SUFFIX = (
     r"(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Drive|Dr|Lane|Ln|Court|Ct|Way|Place|Pl"
-    r"|Terrace|Ter|Circle|Cir|Parkway|Pkwy|Highway|Hwy|Trail|Trl|Square|Sq|Plaza|Loop|Pike)"
+    r"|Terrace|Ter|Circle|Cir|Parkway|Pkwy|Highway|Hwy|Trail|Trl|Square|Sq|Plaza|Loop|Pike|Str"
+    # the rest of the USPS street suffixes (Publication 28, C1), less those that end common
+    # titles ("Story Points", "Primary Keys", "Stack Trace", "Data Center", "Quality Gate")
+    r"|Alley|Aly|Bypass|Canyon|Causeway|Cswy|Corners?|Creek|Crk|Crossing|Xing|Crescent|Dale"
+    r"|Estates?|Expressway|Expy|Falls|Ferry|Flats|Ford|Forest|Forge|Forks?|Freeway|Fwy"
+    r"|Gardens|Gdns|Gateway|Glen|Grove|Grv|Harbor|Hbr|Haven|Heights|Hts|Hills?|Hollow|Inlet"
+    r"|Island|Isle|Junction|Jct|Knolls?|Lakes?|Landing|Lodge|Manor|Mnr|Meadows?|Mews|Mills?"
+    r"|Motorway|Mount|Mountain|Mtn|Orchard|Oval|Overpass|Park|Passage|Pines|Plains|Prairie"
+    r"|Ranch|Rapids|Ridge|Rdg|River|Shoals?|Shores?|Skyway|Springs|Spur|Stravenue|Stream"
+    r"|Summit|Throughway|Trafficway|Tunnel|Turnpike|Tpke|Underpass|Valley|Vly|Viaduct"
+    r"|Villages?|Vlg|Ville|Vista)"
 )
-_UNIT = r"(?:,? +(?:Apt|Apartment|Unit|Suite|Ste|Rm|Room|Fl|Floor|#)\.? *#?[0-9A-Za-z-]{1,6})?"
+_UNIT = (
+    r"(?:,? +(?:Apt|Apartment|Unit|Suite|Ste|Rm|Room|Fl|Floor|Bldg|Building|Lot|Trlr|#)\.? *#?"
+    r"[0-9A-Za-z-]{1,6})?"
+)
 _ZIP = r"[0-9]{5}(?:-[0-9]{4})?"
 _CITY = rf"{_PLACE_WORD}(?: +{_PLACE_WORD}){{0,2}}"
 _CITY_STATE = rf"{_CITY},? +(?:{_STATES})(?: +{_ZIP})?"
@@ -217,7 +241,18 @@ _ADDRESS = re.compile(
     + _UNIT
     + rf"(?:, *{_CITY_STATE})?(?![A-Za-z0-9])"
 )
-_CITY_ZIP = re.compile(rf"(?<![A-Za-z]){_CITY}, +(?:{_STATES}) +{_ZIP}" + NOT_BEFORE)
+_STATE_NAMES = (
+    "Alabama|Alaska|Arizona|Arkansas|California|Colorado|Connecticut|Delaware|Florida|Georgia|"
+    "Hawaii|Idaho|Illinois|Indiana|Iowa|Kansas|Kentucky|Louisiana|Maine|Maryland|Massachusetts|"
+    "Michigan|Minnesota|Mississippi|Missouri|Montana|Nebraska|Nevada|New Hampshire|New Jersey|"
+    "New Mexico|New York|North Carolina|North Dakota|Ohio|Oklahoma|Oregon|Pennsylvania|"
+    "Rhode Island|South Carolina|South Dakota|Tennessee|Texas|Utah|Vermont|Virginia|Washington|"
+    "West Virginia|Wisconsin|Wyoming|Puerto Rico"
+)
+# "Dallas TX 48486", "Austin, Texas 78701": the city, the state and the ZIP code.
+_CITY_ZIP = re.compile(
+    rf"(?<![A-Za-z]){_CITY},? +(?:{_STATES}|{_STATE_NAMES}),? +{_ZIP}" + NOT_BEFORE
+)
 
 
 _L = "A-Za-zÀ-ÖØ-öø-ÿĀ-ſͰ-Ͽ"  # Latin letters with accents, and Greek
@@ -226,7 +261,8 @@ _L = "A-Za-zÀ-ÖØ-öø-ÿĀ-ſͰ-Ͽ"  # Latin letters with accents, and Greek
 # ending in a street word of its language, or a street word first and a capitalised name.
 _GLUED = (
     "strasse|straße|str\\.|gasse|weg|vej|vegen|vägen|veien|gade|gata|gatan|katu|tie|tee|allee"
-    "|platz|plein|laan|straat|steeg|kade|utca|útja|ulica|bulevar|vägen|stræde|stig"
+    "|platz|plein|laan|straat|steeg|kade|utca|útja|ulica|bulevar|vägen|stræde|stig|stræti|braut"
+    "|vegur|gränd|torg"
 )
 _LEADING = (
     "rue|via|viale|piazza|calle|avenida|rua|rúa|camiño|camino|carrer|paseo|plaza|vicolo|corso"
@@ -244,8 +280,10 @@ _STREET_HINT = re.compile(rf"(?i:(?:{_GLUED})(?![{_L}])|\b(?:{_LEADING})\b)")
 # A unit, a box or a military post office: "Apt. 589", "Suite 574", "PSC 4665, Box 2778 APO
 # AE 80338", "Unit 3906 Box 2810 DPO AE 08750", "USNV Sandberg FPO AA 18532".
 _UNIT_ALONE = re.compile(
-    r"(?i:\b(?:apt|apartment|suite|ste|unit|psc|p\.?[ \t]?o\.?[ \t]?box|box|cmr)\b\.?"
-    r"[ \t]*#?[ \t]*[0-9]{1,6}[A-Za-z]?\b)"
+    r"(?i:\b(?:apt|apartment|suite|ste|unit|psc|p\.?[ \t]?o\.?[ \t]?box|postbox|cmr)\b\.?"
+    r"[ \t]*#?[ \t]*[0-9]{1,6}[A-Za-z]?\b"
+    # a box alone only after its unit ("PSC 4665, Box 2778"): "(Box 1)" heads a sidebar
+    r"(?:,?[ \t]*box[ \t]*[0-9]{1,6}\b)?)"
 )
 _MILITARY = re.compile(
     r"(?i:(?:\b(?:uscgc|usns|usnv|uss|usnS)[ \t]+[A-Za-zÀ-ÿ'’-]+(?:[ \t]+[A-Za-zÀ-ÿ'’-]+)?"
@@ -259,20 +297,102 @@ _ZIP_CUE = re.compile(
 )
 
 
+# A street named between two numbers, in any script or case, abbreviations included ("18
+# Třebčínská 860", "92 ul. Lubartowska 42", "19 guipúzcoa 1268", "43 Ρ. Φεραίου 13", "64 Király
+# u. 23."): trusted only where an address is expected, after an address cue or a unit, or with
+# a unit on the next line, since "take 2 tablets 3 times" has the same shape.
+_WORD_TOKEN = r"[^\W\d_][^\s\d,;:|()\[\]{}<>\"]*"
+_NUMBER_STREET_NUMBER = re.compile(
+    r"(?<![0-9A-Za-z_.,/:+-])(?:[0-9]{1,5}[ \t]+){1,2}"
+    rf"(?:[A-Za-z]{{1,2}}/[ \t]*)?{_WORD_TOKEN}(?:[ \t]+{_WORD_TOKEN}){{0,4}}"
+    # the number after the street may be missing where a unit line follows ("59 Delta")
+    r"(?:[ \t]+([0-9]{1,5}[A-Za-z]?\.?))?(?![0-9]|[.:/%,][0-9])"
+)
+_ADDRESS_CUE = re.compile(
+    r"(?i:(?:\b(?:lives?|living|resides?|residing|located|situated|moved|meet(?:[ \t]+me)?"
+    r"|ship(?:ped)?|send|mail(?:ed)?|deliver(?:ed)?)[ \t]+(?:at|to|in)"
+    r"|\baddress(?:es)?\b(?:[ \t]+(?:is|was|of|at))?[ \t]*[:=-]?"
+    r"|\b(?:apt|apartment|suite|ste|unit|flat)\b\.?[ \t]*#?[ \t]*(?:[0-9]{1,6}[A-Za-z]?)?)"
+    r"[ \t]*\n?[ \t]*$)"
+)
+_UNIT_NEXT = re.compile(
+    r"[ \t]*(?:,[ \t]*|\n[^0-9A-Za-z\n]{0,6})(?i:apt|apartment|suite|ste|unit|flat|floor|fl)\b"
+)
+# A street that begins with its street word, the number before ("71 34 Avenue des Tuileries",
+# "20 40 rue Victor Hugo", "02 53 place Stanislas"): French, Spanish, Italian, Portuguese,
+# Polish forms, to the end of the line or a comma.
+_NUMBER_LEADING_STREET = re.compile(
+    r"(?<![0-9A-Za-z_.,/:+-])[0-9]{1,5}[ \t]+(?:[0-9]{1,5}[ \t]+)?"
+    r"(?i:rue|calle|avenida|rua|rúa|carrer|viale|piazza|corso|chemin|allée|impasse|quai"
+    r"|boulevard|avenue|place|cours|travessa|largo|strada|ulica|ul\.|paseo|camino)"
+    rf"(?:[ \t]+{_WORD_TOKEN}){{1,5}}(?=[ \t]*(?:[,\n]|$))"
+)
+# The number before a street found without it: "98 P.O. Box 101", "35 97 guildry street".
+_LEAD_NUMBERS = re.compile(r"(?<![0-9A-Za-z_.,/:+-])(?:[0-9]{1,5}[ \t]+){1,2}$")
+# English streets written all in lower case, with a full street word: "19 folkestone road".
+_LOWER_STREET = re.compile(
+    NOT_AFTER + r"[0-9]{1,5}[ \t]+(?!(?:minutes?|mins?|hours?|days?|weeks?|miles?|km|blocks?"
+    r"|times?|more|other|lanes?|and|the|for|was|were|are|with|from|into|that|than)\b)"
+    r"(?:[a-z][a-z'’-]{2,}[ \t]+){1,2}"
+    r"(?:street|avenue|road|boulevard|lane|terrace|crescent|parkway)\b"
+)
+# A postal code on the lines that follow a street, a unit or a box, beside a place name:
+# "Sudan 30046", "Dallas TX 48486", "Tartu TA 56325", "75001 Paris", "SW1A 1AA", "K1A 0B1",
+# "00-950", "1012 AB", "113 45", "1000-001".
+_POSTAL = (
+    r"[0-9]{5}-[0-9]{3,4}|[0-9]{4}-[0-9]{3}|[0-9]{2,3}-[0-9]{3,4}|[0-9]{3}[ ][0-9]{2}(?![0-9])"
+    r"|[0-9]{4}[ ]?[A-Z]{2}(?![A-Za-z])|[0-9]{4,6}"
+    r"|[A-Z][0-9][A-Z][ ]?[0-9][A-Z][0-9]|[A-Z]{1,2}[0-9][A-Z0-9]?[ ][0-9][A-Z]{2}"
+    r"|[A-Z]{1,2}-[0-9]{4,5}"
+)
+_POSTAL_LINE = re.compile(
+    rf"(?<=[^\W\d_])([ \t]*,?[ \t]+)((?:[A-Za-z]{{1,3}}[ \t]+)?(?:{_POSTAL}))[ \t]*(?=\n|$)"
+    rf"|(?m:^)[^0-9A-Za-z\n]{{0,6}}((?:{_POSTAL}))[ \t]+[^\W\d_]"
+)
+# A town after the street, on its line: "64 Király u. 23., Tiszabög".
+# Its name is in title case: "28 with V waves to 38, CVP" is a note's shorthand.
+_CITY_NEXT = re.compile(r",[ \t]+([^\W\d_]{2,})")
+_BLOCK, _BLOCK_LINES = 160, 4  # how far after a street the lines of its address may run
+
+
 def _addresses(text: str) -> Iterator[Candidate]:
+    streets: list[tuple[int, int]] = []
     for m in _ADDRESS.finditer(text):
-        yield m.start(), m.end(), PhiKind.ADDRESS, ADDRESS
+        streets.append((m.start(), m.end()))
     for m in _CITY_ZIP.finditer(text):
         yield m.start(), m.end(), PhiKind.ADDRESS, ADDRESS
     # The European street pattern is costly to try at every letter: only where a street word is.
     if _STREET_HINT.search(text):
         for m in _STREET_NUMBER_AFTER.finditer(text):
-            yield m.start(), m.end(), PhiKind.ADDRESS, ADDRESS
-    for pattern in (_UNIT_ALONE, _MILITARY):
+            streets.append((m.start(), m.end()))
+    for pattern in (_UNIT_ALONE, _MILITARY, _NUMBER_LEADING_STREET, _LOWER_STREET):
         for m in pattern.finditer(text):
-            yield m.start(), m.end(), PhiKind.ADDRESS, ADDRESS
+            streets.append((m.start(), m.end()))
+    for m in _NUMBER_STREET_NUMBER.finditer(text):
+        unit_next = _UNIT_NEXT.match(text, m.end())
+        if unit_next or m.group(1) and (
+            _ADDRESS_CUE.search(text, max(0, m.start() - 40), m.start())
+            or (city := _CITY_NEXT.match(text, m.end())) and city.group(1).istitle()
+        ):
+            streets.append((m.start(), m.end()))
     for m in _ZIP_CUE.finditer(text):
         yield m.start(1), m.end(1), PhiKind.ADDRESS, ADDRESS
+    clear = (0, 0)  # no postal line starts in [clear[0], clear[1]): searched already
+    for start, end in sorted(streets):
+        if lead := _LEAD_NUMBERS.search(text, max(0, start - 14), start):
+            start = lead.start()
+        yield start, end, PhiKind.ADDRESS, ADDRESS
+        # The postal code of the next few lines: the first one only, as an address has one
+        # (a table of "word 4717" rows below a "box" is not a column of postal codes). The
+        # search is bounded and skips what an earlier street's search covered, so that a run
+        # of streets is not searched over and over.
+        lo = clear[1] if clear[0] <= end < clear[1] else end
+        limit = min(len(text), end + _BLOCK + 40)
+        p = _POSTAL_LINE.search(text, lo, limit) if lo < end + _BLOCK else None
+        if p and p.start() < end + _BLOCK and text.count("\n", end, p.start()) <= _BLOCK_LINES:
+            g = 2 if p.group(2) else 3
+            yield p.start(g), p.end(g), PhiKind.ADDRESS, ADDRESS
+        clear = (clear[0] if lo != end else end, p.start() if p else max(lo, limit - 40))
 
 
 def detect(text: str) -> Iterator[Candidate]:

@@ -176,3 +176,93 @@ def test_cost_grows_linearly_with_the_text() -> None:
 
     small, large = cost(500), cost(2000)
     assert large < small * 8, (small, large)  # 4x the text; linear is ~4x, quadratic 16x
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        # a long subscriber group after the area code, and a bare number with its word after
+        ("Nobody answered the phone at 07-31598246 this morning.", "07-31598246"),
+        ("Her cell is 0522 4471190, ask for the desk.", "0522 4471190"),
+        ("7413306925 fax, 2208817746 mobile", "7413306925"),
+        # an extension does not push the digits over the limit
+        ("call 001-612-507-3349x48812 after six", "001-612-507-3349x48812"),
+        # any area code where the separators agree; parentheses; trunk digit; long group
+        ("Her number changed to 061-774-2093 last week.", "061-774-2093"),
+        ("(017)442-8810 is the answering service", "(017)442-8810"),
+        ("Transfer the family to +44 (0)161 496 0734 tonight.", "+44 (0)161 496 0734"),
+        ("Her brother is on +91-9822013377 most days.", "+91-9822013377"),
+        ("Reachable on +1-208-554-0193x117 until noon.", "+1-208-554-0193x117"),
+    ],
+)
+def test_phone_notations_are_found(text: str, value: str) -> None:
+    assert found(text, value) == PhiKind.PHONE, spans(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        # the building number before a street or a box the patterns found
+        ("Post goes to 27 P.O. Box 512, Nuuk.", "27 P.O. Box 512"),
+        # a street between two numbers, after an address cue or a unit, in any script or case
+        ("Her mother lives at 14 ul. Kwiatowa 8, Lublin", "14 ul. Kwiatowa 8"),
+        ("his address is 3 Krokusowa 19", "3 Krokusowa 19"),
+        ("Ms. Ines Varga Suite 210 61 Dózsa György út 5 | Pécs", "61 Dózsa György út 5"),
+        ("we met at 12 Πλατεία Νερού 4, Κέρκυρα", "12 Πλατεία Νερού 4"),
+        ("7 Lipová 233\n Apt. 12\n Brno", "7 Lipová 233"),
+        ("wrote it down: 40 Hafnarbraut 9, Akureyri", "Hafnarbraut 9"),
+        # a street word first, the number before, to the end of the line
+        ("The parcel went to 18 22 rue des Lilas\nLyon", "22 rue des Lilas"),
+        # English streets in lower case, and suffixes beyond the common ten
+        ("sent the forms to 46 harrowgate road yesterday", "46 harrowgate road"),
+        ("Her new place is 915 Cedar Hollow, Boise, ID 83702.", "915 Cedar Hollow"),
+        # city, state and ZIP without a comma, or with the state spelled out
+        ("Reno NV 89501 is where the bill goes", "Reno NV 89501"),
+        ("She moved to Salem, Oregon 97301 in May.", "Salem, Oregon 97301"),
+    ],
+)
+def test_address_forms_are_found(text: str, value: str) -> None:
+    assert found(text, value) == PhiKind.ADDRESS, spans(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "code"),
+    [
+        # the postal code on a line below a street, a unit or a box, in the forms of many
+        # countries: after the town (with a region code), before it, letters and digits
+        ("12 Birch Street\n Apt. 4\n Tromsø\n Norway 9008", "9008"),
+        ("Apt. 77 5 Lindenweg 3\nKassel HE 34117", "HE 34117"),
+        ("Suite 9\n 8 Keizersgracht 41\n 1015 CJ Amsterdam", "1015 CJ"),
+        ("Unit 6, 90 Elm Street\nLeeds LS1 4AP", "LS1 4AP"),
+        ("Apt. 3\nOttawa ON K1P 5G4", "K1P 5G4"),
+        ("ul. Kwiatowa 8, Suite 2\nLublin 20-601", "20-601"),
+    ],
+)
+def test_postal_codes_below_an_address_are_found(text: str, code: str) -> None:
+    assert found(text, code) == PhiKind.ADDRESS, spans(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # doses, ventilator settings and counts have the number-word-number shape
+        "Gave 2 Percocet at 2300, good relief; PS 15 PEEP 5, RR 12.",
+        "PWP 40 with V waves to 50, CVP 28 with V waves to 38.",
+        "Take 2 tablets 3 times a day with food.",
+        # sidebars in papers, and figures with a number
+        "Causes are listed in (Box 1), and the outcomes in Box 2. Methods follow.",
+        # lower-case prose with a street word
+        "it is a 10 minute drive, then 23 to drive home, and 3 more lanes",
+        # digit groups with no phone word, versions, Jira keys, IPs
+        "Ticket KT-22 moved 12 34 56 78 points; build 2024 0501 3344 passed on 10.0.0.12.",
+    ],
+)
+def test_address_and_phone_shapes_that_are_not_phi(text: str) -> None:
+    got = [s for s in spans(text) if s[1] in (PhiKind.ADDRESS, PhiKind.PHONE)]
+    assert got == [], got
+
+
+def test_an_address_has_one_postal_code() -> None:
+    # A table of words and counts below a unit is not a column of postal codes.
+    text = "unit 2127\nwater 2126\nstone 2125\nriver 2124\nglass 2123"
+    assert [v for v, _ in spans(text)] == ["unit 2127", "2126"], spans(text)
