@@ -172,3 +172,160 @@ def test_long_run_without_spaces_is_bounded() -> None:
     found = spans(text)
     assert time.process_time() - started < 20
     assert all(0 <= a < b <= len(text) for a, b in found)
+
+
+@pytest.mark.parametrize(
+    ("text", "letter"),
+    [
+        ("경찰은 A씨를 불러 조사했다.", "A"),
+        ("B(45)씨가 신고했다.", "B"),
+        ("피해자 K(17)군은 병원으로 옮겨졌다.", "K"),
+    ],
+)
+def test_a_person_named_by_a_latin_letter(text: str, letter: str) -> None:
+    start = text.index(letter)
+    assert (start, start + 1) in spans(text)
+
+
+@pytest.mark.parametrize("text", ["A형 간염 환자가 늘었다.", "K리그 경기가 열렸다."])
+def test_a_latin_letter_without_a_person_cue_is_not_a_name(text: str) -> None:
+    assert names(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        # a name of Korean shape before a title, an honorific or a parenthesis
+        ("배우 김도은 씨가 시상식에 왔다.", "김도은"),
+        ("민태식 판사는 선고를 미뤘다.", "민태식"),
+        ("신인 윤도준(경남FC)이 골을 넣었다.", "윤도준"),
+        # a name glued to more than a particle (reviews drop spaces)
+        ("그때부터 한석규에 열광했다.", "한석규"),
+        ("별로였고 송강호싫음.", "송강호"),
+        # a transliterated proper noun before a particle
+        ("하지만 케이틀린이 먼저 도착했다.", "케이틀린"),
+        ("마르셀로가 골을 넣었다.", "마르셀로"),
+    ],
+)
+def test_names_found_by_shape_and_morphology(text: str, name: str) -> None:
+    assert name in names(text)
+
+
+def test_the_chinese_characters_after_a_name_are_part_of_it() -> None:
+    text = "보호자 김영희(金英姬) 씨가 왔다."
+    assert names(text) == ["김영희", "金英姬"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "트위터는 새 기능을 발표했다.",
+        "삼성전자는 실적을 발표했다.",
+        "외환은행은 대출을 늘렸다.",
+        "공무원(42)이 구속됐다.",
+        "연구원 (서울) 측은 부인했다.",
+    ],
+)
+def test_organisations_before_a_particle_or_a_parenthesis_are_left_alone(text: str) -> None:
+    assert names(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        # a title written as one word with what it heads: 물류실장, 선관위원장
+        ("한도윤 물류실장은 회의를 주재했다.", "한도윤"),
+        ("정 전 선관위원장은 답하지 않았다.", "정"),
+        # titles of chefs, poets, governors
+        ("방송에서 권 셰프가 요리를 했다.", "권"),
+        ("하 시인은 새 시집을 냈다.", "하"),
+        # 씨 after any short word: a given name, a stage name
+        ("지난주 다솜 씨가 병원에 왔다.", "다솜"),
+        # kinship words and endearments glued to a name
+        ("어제 민지누나가 전화했다.", "민지"),
+        ("역시 박도겸쌤 수업이 최고다.", "박도겸"),
+        # a name ending like a place (…구, …도)
+        ("어제 김경도는 두 골을 넣었다.", "김경도"),
+        # a name Kiwi cuts into pieces of no meaning
+        ("그 장면에서 윤채영은 울었다.", "윤채영"),
+        # the part played, and the actor in parentheses
+        ("그는 '서준' 역을 맡았다.", "서준"),
+        ("주인공 팀장(박하진)의 대사가 좋았다.", "박하진"),
+    ],
+)
+def test_names_found_by_cues_and_shapes(text: str, name: str) -> None:
+    assert name in names(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "listed"),
+    [
+        # a name found makes the other items of its list names
+        ("김도현 씨, 서하린, 유리아가 함께 왔다.", ["김도현", "서하린", "유리아"]),
+        ("보호자 김도현과 나리아가 면회했다.", ["김도현", "나리아"]),
+    ],
+)
+def test_names_listed_with_a_name(text: str, listed: list[str]) -> None:
+    assert all(name in names(text) for name in listed)
+
+
+def test_a_name_found_once_is_found_again() -> None:
+    text = "보호자 장무결 씨가 서명했다. 이후 장무결이 다시 전화했다."
+    assert names(text).count("장무결") == 2
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # places, stations, common nouns and organisations next to the new cues
+        "서울역에서 만나기로 했다.",
+        "그는 무기징역을 선고받았다.",
+        "지하철 역에서 내렸다.",
+        "이 병원장은 회의에 늦었다.",
+        "이 영화는 정말 지루했다.",
+        "현상은 그대로였고 조항은 바뀌었다.",
+        "강남구와 서초구가 합의했다.",
+        "혈액형은 A형이다.",
+        "고향(서울)에서 자랐다.",
+        "사과, 배, 귤을 샀다.",
+        "정부와 여당이 합의했다.",
+        "택시아저씨가 친절했다.",
+        "옆집 아저씨가 왔다.",
+        "손 솜씨가 좋고 마음씨가 곱다.",
+    ],
+)
+def test_places_and_common_words_stay_readable(text: str) -> None:
+    assert names(text) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # medicines are transliterated proper nouns before a particle, like foreign names
+        "환자는 아스피린을 복용했다.",
+        "메트포르민을 증량하고 아토르바스타틴의 용량은 유지했다.",
+        "리툭시맙이 투여됐다.",
+        "타이레놀을 먹고 잤다.",
+    ],
+)
+def test_medicines_stay_readable(text: str) -> None:
+    assert names(text) == []
+
+
+def test_a_name_that_is_an_everyday_word_is_not_spread() -> None:
+    text = "시인 이상 씨의 시를 읽었다. 두 시간 이상 걸렸다."
+    found = spans(text)
+    later = text.index("이상", 10)
+    assert (later, later + 2) not in found
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "버튼을 클릭하여 원하는 역할을 고르세요.",  # 원 is a surname; 원하는 is "desired"
+        "선택된 항목만 내보냅니다.",
+        "변수명과 선택창을 확인하세요.",
+    ],
+)
+def test_predicates_and_common_compounds_in_technical_text_are_not_names(text: str) -> None:
+    assert names(text) == []
