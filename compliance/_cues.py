@@ -174,7 +174,7 @@ _INTRO = re.compile(
 _PRONOUNS = frozenset("i i'm i'll i've i'd me we you he she they it this that there".split())
 # "Mary's daughter", "John\'s wife" (an escaped quote, as JSON in a ticket writes it).
 _OWNER_OF_RELATIVE = re.compile(
-    r"([A-Za-zÀ-ÖØ-öø-ÿĀ-ſ]+)\\?['’]s[ \t]+(?i:"
+    r"(?<![A-Za-zÀ-ÖØ-öø-ÿĀ-ſ])([A-Za-zÀ-ÖØ-öø-ÿĀ-ſ]+)\\?['’]s[ \t]+(?i:"
     + "|".join(sorted((re.escape(r) for r in _CUE_RELATIONS), key=len, reverse=True))
     + r")\b"
 )
@@ -440,7 +440,10 @@ def extend_names(text: str, names: list[tuple[int, int]]) -> Iterator[Candidate]
     two found names in the list; one that is no common word needs one."""
     lex = lexicon()
     found = {start for start, _ in names}
+    listed: set[int] = set()  # words already in a list walked: each list is walked once
     for start, end in names:
+        if start in listed:
+            continue
         run: list[tuple[int, int]] = []
         pos = end
         while (gap := _LIST_GAP.match(text, pos)) and (w := _WORD_AT.match(text, gap.end())):
@@ -450,6 +453,7 @@ def extend_names(text: str, names: list[tuple[int, int]]) -> Iterator[Candidate]
         while m := _LIST_BEFORE.search(text, max(0, pos - 40), pos):
             run.append(m.span(1))
             pos = m.start(1)
+        listed.update(s for s, _ in run)
         seen = 1 + sum(1 for s, _ in run if s in found)
         for s, e in run:
             if s in found:

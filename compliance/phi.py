@@ -52,6 +52,7 @@ Figures (recall and precision per kind on text nobody here wrote, and ms per KB)
 
 from __future__ import annotations
 
+import bisect
 import time
 from collections.abc import Iterable
 from typing import Any, TypeVar, cast
@@ -136,17 +137,32 @@ def _find(text: str, deadline: float) -> list[PhiSpan]:
         _cues.extend_names(text, [(s.start, s.end) for s in found if s.kind is PhiKind.NAME])
     )
     _in_time(deadline)
-    return [
-        span
-        for span, rank in _resolve_ranked(candidates)
-        # A registered name (rank 0) is redacted wherever it stands, after "Dr." too.
-        if rank == 0 or _redact_providers or not _provider_name(text, span)
+    if not _redact_providers:
+        candidates = _without_provider_names(text, candidates)
+    return _resolve(candidates)
+
+
+def _without_provider_names(text: str, candidates: list[Candidate]) -> list[Candidate]:
+    """The candidates less the readings of provider names ("Dr. Marder", "NP Carol"), which
+    the policy above leaves readable. Names are settled among themselves first, so a name read
+    whole and word by word is one name; only name readings are dropped, so an address that
+    follows the name ("Dr. Megan Sato Apt. 630 ...") is still redacted whole. A registered name
+    (rank 0) is redacted wherever it stands, after "Dr." too."""
+    names = [c for c in candidates if c[2] is PhiKind.NAME]
+    providers = [
+        (span.start, span.end)
+        for span, rank in _resolve_ranked(names)
+        if rank != 0 and _context.is_provider(text, span.start)
     ]
+    if not providers:
+        return candidates
+    starts = [start for start, _ in providers]
 
+    def provider(c: Candidate) -> bool:
+        i = bisect.bisect_right(starts, c[0]) - 1
+        return i >= 0 and c[1] <= providers[i][1]
 
-def _provider_name(text: str, span: PhiSpan) -> bool:
-    """Provider names stay readable (the policy above): "Dr. Marder", "NP Carol"."""
-    return span.kind is PhiKind.NAME and _context.is_provider(text, span.start)
+    return [c for c in candidates if c[2] is not PhiKind.NAME or c[3] == 0 or not provider(c)]
 
 
 def redact(text: str) -> str:

@@ -31,6 +31,7 @@ from compliance.log_filter import PhiRedactingFilter
 from compliance.phi import PhiCheckFailed, redact
 from config.settings import Settings
 from embeddings.confluence import FolderSource
+from embeddings.egress import SourcePolicy
 from embeddings.jobs import JobStore, ReindexProgress
 from embeddings.pages import apply_page_event
 from embeddings.reindex import ChunkingOptions, EmbedStream, SourceCredentials, reindex_space
@@ -179,7 +180,8 @@ async def test_a_page_event_whose_phi_check_fails_fails_naming_only_the_page(
     async def page_updated() -> dict[str, Any]:
         return await apply_page_event(
             "t1", "page_updated", "900001", "QM", 1, jobs=jobs, writer=writer, embed=embed,
-            redact=redact, chunking=ChunkingOptions(600, 80), credentials=SourceCredentials())
+            redact=redact, chunking=ChunkingOptions(600, 80), credentials=SourceCredentials(),
+            policy=SourcePolicy(export_root=tmp_path))
 
     broken = break_phi_check(monkeypatch)
     with pytest.raises(PhiCheckFailed) as failure:  # the orchestrator re-drives the event
