@@ -9,15 +9,7 @@ from __future__ import annotations
 import pytest
 
 from compliance.phi import PhiKind, find_phi
-
-
-def covering(text: str, value: str) -> PhiKind | None:
-    """The kind of the one span that covers all of ``value`` in ``text``, if one does."""
-    at = text.index(value)
-    for s in find_phi(text):
-        if s.start <= at and at + len(value) <= s.end:
-            return s.kind
-    return None
+from tests.utils.phi import covering
 
 
 @pytest.mark.parametrize(

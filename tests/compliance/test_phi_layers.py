@@ -16,19 +16,11 @@ import pytest
 
 from compliance import _identifiers, _tokens, known_names, phi
 from compliance.phi import PhiCheckFailed, PhiKind, find_phi, redact
+from tests.utils.phi import covering
 
 
 def spans(text: str) -> list[tuple[str, PhiKind]]:
     return [(text[s.start : s.end], s.kind) for s in find_phi(text)]
-
-
-def found(text: str, value: str) -> PhiKind | None:
-    """The kind of the span that covers ``value`` in ``text``, if one does."""
-    at = text.index(value)
-    for s in find_phi(text):
-        if s.start <= at and at + len(value) <= s.end:
-            return s.kind
-    return None
 
 
 @pytest.mark.parametrize(
@@ -69,7 +61,7 @@ def found(text: str, value: str) -> PhiKind | None:
     ],
 )
 def test_phi_without_a_pattern_cue_is_found(text: str, value: str, kind: PhiKind) -> None:
-    assert found(text, value) == kind, spans(text)
+    assert covering(text, value) == kind, spans(text)
 
 
 @pytest.mark.parametrize(
@@ -196,7 +188,7 @@ def test_cost_grows_linearly_with_the_text() -> None:
     ],
 )
 def test_phone_notations_are_found(text: str, value: str) -> None:
-    assert found(text, value) == PhiKind.PHONE, spans(text)
+    assert covering(text, value) == PhiKind.PHONE, spans(text)
 
 
 @pytest.mark.parametrize(
@@ -222,7 +214,7 @@ def test_phone_notations_are_found(text: str, value: str) -> None:
     ],
 )
 def test_address_forms_are_found(text: str, value: str) -> None:
-    assert found(text, value) == PhiKind.ADDRESS, spans(text)
+    assert covering(text, value) == PhiKind.ADDRESS, spans(text)
 
 
 @pytest.mark.parametrize(
@@ -239,7 +231,7 @@ def test_address_forms_are_found(text: str, value: str) -> None:
     ],
 )
 def test_postal_codes_below_an_address_are_found(text: str, code: str) -> None:
-    assert found(text, code) == PhiKind.ADDRESS, spans(text)
+    assert covering(text, code) == PhiKind.ADDRESS, spans(text)
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,5 @@
-"""The PHI detector failing as its contract says it may, for the fail-closed tests of each exit."""
+"""PHI test helpers: the detector failing as its contract says it may (for the fail-closed tests
+of each exit), and the kind of the span that covers a value."""
 
 from __future__ import annotations
 
@@ -8,7 +9,16 @@ from dataclasses import dataclass, field
 import pytest
 
 from compliance import _identifiers, phi
-from compliance._kinds import Candidate
+from compliance._kinds import Candidate, PhiKind
+
+
+def covering(text: str, value: str) -> PhiKind | None:
+    """The kind of the one span that covers all of ``value`` in ``text``, if one does."""
+    at = text.index(value)
+    for s in phi.find_phi(text):
+        if s.start <= at and at + len(value) <= s.end:
+            return s.kind
+    return None
 
 
 @dataclass
