@@ -171,24 +171,31 @@ _INTRO = re.compile(
     r"|says|said|asks|asked|replied|adds|added|wrote|writes|thanks|regards|sincerely|cheers)"
     r"\b[ \t]*[,:\-]?[ \t]*)"
 )
+_L = "A-Za-zÀ-ÖØ-öø-ÿĀ-ſ"  # the letters of names written in Latin script
 _PRONOUNS = frozenset("i i'm i'll i've i'd me we you he she they it this that there".split())
 # "Mary's daughter", "John\'s wife" (an escaped quote, as JSON in a ticket writes it).
-_OWNER_OF_RELATIVE = re.compile(
-    r"(?<![A-Za-zÀ-ÖØ-öø-ÿĀ-ſ])([A-Za-zÀ-ÖØ-öø-ÿĀ-ſ]+)\\?['’]s[ \t]+(?i:"
+_OWNER_OF = re.compile(
+    r"\\?['’]s[ \t]+(?i:"
     + "|".join(sorted((re.escape(r) for r in _CUE_RELATIONS), key=len, reverse=True))
     + r")\b"
 )
+_OWNER_BEFORE = re.compile(rf"(?<![{_L}])([{_L}]+)$")
 
 
 # "KEEP ROMERO FAMILY AWARE", "the Nguyen family", "family of Mrs Okafor" is a title's.
-_BEFORE_FAMILY = re.compile(
-    r"(?<![A-Za-zÀ-ÖØ-öø-ÿĀ-ſ'’-])([A-Za-zÀ-ÖØ-öø-ÿĀ-ſ]+(?:['’-][A-Za-zÀ-ÖØ-öø-ÿĀ-ſ]+)*)"
-    r"[ \t]+(?i:family|families|household)\b"
+# Each is found by the word after it (rare), then the word before (a look-back of bounded
+# size): a pattern that starts at every word would cost more than all the rest of this layer.
+_FAMILY_AFTER = re.compile(r"[ \t]+(?i:family|families|household)\b")
+_SURNAME_BEFORE = re.compile(
+    rf"(?<![{_L}'’-])([{_L}]+(?:['’-][{_L}]+)*)$"
 )
 
 
 def _people(text: str, lex: Lexicon) -> Iterator[Candidate]:
-    for m in _BEFORE_FAMILY.finditer(text):
+    for f in _FAMILY_AFTER.finditer(text):
+        m = _SURNAME_BEFORE.search(text, max(0, f.start() - 40), f.start())
+        if not m:
+            continue
         b = base(m.group(1))
         if (
             b not in _STOP and b not in _UNITS and b not in RELATIONS and b not in TITLES
@@ -203,8 +210,9 @@ def _people(text: str, lex: Lexicon) -> Iterator[Candidate]:
             continue  # 'she says I'm going home', 'said it was'
         for start, end in _names_from(text, m.end(), lex, False, lists=True):
             yield start, end, PhiKind.NAME, CUE_RANK
-    for m in _OWNER_OF_RELATIVE.finditer(text):
-        if _name_like(lex, m.group(1)):
+    for o in _OWNER_OF.finditer(text):
+        m = _OWNER_BEFORE.search(text, max(0, o.start() - 40), o.start())
+        if m and _name_like(lex, m.group(1)):
             yield m.start(1), m.end(1), PhiKind.NAME, CUE_RANK
     for m in _TALK.finditer(text):
         w = _WORD_AT.match(text, m.end())
