@@ -22,8 +22,7 @@ from agents.mindmesh_models import AskIn
 from agents.registry import make_reasoner
 from compliance.phi import redact
 from config.settings import Settings
-from embeddings.confluence import ConfluenceError
-from embeddings.egress import SourceRefused
+from embeddings.confluence import PageSource
 from embeddings.jobs import JobStore, ReindexProgress, now
 from embeddings.pages import apply_page_event
 from embeddings.reindex import (
@@ -97,14 +96,10 @@ def _run_reindex(settings: Settings, progress: dict[str, Any], indexes: list[Dep
         stores = open_stores(settings)
         jobs = JobStore(stores.state)
         prog = ReindexProgress.model_validate(progress)
+        source: PageSource | None = None
         try:
             source = open_source(prog.source or "", credentials(settings, oauth_token),
                                  sources.policy(settings))
-        except (SourceRefused, ConfluenceError) as exc:
-            prog.status, prog.error, prog.finished_at = "failed", str(exc)[:500], now()
-            await jobs.save_progress(prog)
-            return prog.public()
-        try:
             async with stores.names.active(prog.tenant):
                 done = await reindex_space(
                     prog,
@@ -121,13 +116,16 @@ def _run_reindex(settings: Settings, progress: dict[str, Any], indexes: list[Dep
                     snapshots=SnapshotPolicy(settings.reindex_snapshot_interval_s),
                 )
         except Exception as exc:
+            # A refused source (SourceRefused) fails the job like any other error; its message
+            # names the rule, never a server path.
             prog.status = "failed"
             prog.error = f"{type(exc).__name__}: {exc}"[:500]
             prog.finished_at = now()
             await jobs.save_progress(prog)
             return prog.public()
         finally:
-            await close_source(source)
+            if source is not None:
+                await close_source(source)
         return done.public()
 
     return asyncio.run(main())
