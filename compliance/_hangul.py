@@ -320,6 +320,7 @@ _NAME_WORD = re.compile(
 _EVERYDAY = frozenset(
     """
     이번 이후 이전 이제 이미 이상 이하 이유 이런 이렇게 이게 이건 이것 이곳 이날 이달 이들 이름
+    이분 그분 저분
     이야기 이해 이용 이익 이동 이후로 이상한 이어 이었다 이라는 이며 이고 이나 이다 이면 이번엔
     정말 정도 정부 정책 정보 정리 정신 정상 정치 정확 정해 지금 지난 지난해 지역 지원 지적 지난달
     진짜 진행 진심 진실 한번 한편 한국 한다 한데 한다고 한테 한창 한참 하나 하지 하고 하는 하면
@@ -596,7 +597,9 @@ def _segment_names(seg: str) -> list[tuple[int, int]]:
     for i, (start, end) in enumerate(runs):
         prev = seg[runs[i - 1][0] : runs[i - 1][1]] if i and runs[i - 1][1] >= start - 2 else ""
         # 김모(33)씨, 박씨는: the pattern found the surname; the rest of the word is not a name.
-        found = None if start in by_pattern else _judge(seg, start, end, prev)
+        found = None if start in by_pattern else (
+            _judge(seg, start, end, prev) or _full_name_shape(seg[start:end])
+        )
         if found and not _plainly_a_word(seg[start : start + found[0]]):
             spans.append((start, start + found[0]))
         if i + 1 < len(runs) and runs[i + 1][0] == end + 1 and seg[end] == " ":
@@ -608,8 +611,10 @@ def _segment_names(seg: str) -> list[tuple[int, int]]:
     return [(a, b) for a, b in spans + _listed(seg, runs, spans) if not _predicate(seg[a:b])]
 
 
-# A verb's or an adjective's suffixes and endings: 원하는 (원하/XSV+는), 선택된, 깨끗한.
-_PREDICATE_TAGS = frozenset({"VV", "VA", "VX", "XSV", "XSA", "EP", "EF", "EC", "ETM", "ETN"})
+# A verb's or an adjective's stem or suffix: 원하는 (원하/XSV+는), 선택된, 깨끗한. An ending alone
+# does not make a predicate: Kiwi reads names that end in 인 as a noun and the copula
+# (정웅인 = 정웅/NNP + 이/VCP + ㄴ/ETM), and such names are common.
+_PREDICATE_TAGS = frozenset({"VV", "VA", "VX", "XSV", "XSA"})
 
 
 def _predicate(word: str) -> bool:
@@ -854,6 +859,14 @@ def _judge(seg: str, start: int, end: int, prev: str) -> tuple[int, str] | None:
         return stem_end, "cue"
     if (
         role_before
+        and len(stem) == 3
+        and stem[-1] == "인"
+        and stem[0] in _COMMON_SURNAMES
+        and not (stem[:2] in _EVERYDAY or stem[:2] in _NOT_PERSONS or stem in _other_n)
+    ):
+        return stem_end, "role"  # 환자 한정인의: Kiwi reads 인 as a suffix (한정/인), after a role
+    if (
+        role_before
         and (proper or shape)
         and len(stem) <= 5
         and (pieces[0].tag != "NNG" or pieces[0].oov)
@@ -909,6 +922,37 @@ def _garbled(run: str, morphs: tuple[_Morph, ...]) -> bool:
         or pieces[0].tag == "NNP"
         or all(m.end - m.start == 1 for m in pieces)
     )
+
+
+def _full_name_shape(run: str) -> tuple[int, str] | None:
+    """A common surname and two syllables, alone or before particles, that Kiwi knows as no
+    word and WikiData as nothing but a person (오혜상은, 박기형, 전현뮤가, 장위안은): the most
+    frequent shape of a Korean full name, cue or not. What Kiwi reads as a known noun, a
+    compound of known nouns or a predicate (정부가, 고양이, 이번주, 원하는), or whose first
+    two syllables are an everyday word, a place or an organisation, is language."""
+    if len(run) < 3 or run[0] not in _COMMON_SURNAMES or not _NAME_PARTICLE_END.fullmatch(run, 3):
+        return None
+    stem = run[:3]
+    if (
+        stem in _EVERYDAY
+        or stem[:2] in _EVERYDAY
+        or stem in _NOT_PERSONS
+        or stem[:2] in _NOT_PERSONS
+        or stem in _other_n
+        or stem[:2] in _other_words
+        or any(c in _LOAN_SYLLABLES for c in stem[1:])
+        or _everyday(run)
+    ):
+        return None
+    if len(run) > 3 and (not any(m.end == 3 for m in _analyse(run)) or _predicate(run)):
+        return None  # Kiwi reads the word another way: 오토바이를, 조업하는
+    pieces = _analyse(stem)
+    if pieces[0].end == 3 and (pieces[0].oov or pieces[0].tag == "NNP"):
+        return 3, "shape-full"  # one unknown noun or one proper noun: 오혜상, 장위안
+    # Or pieces of no meaning (이/헤/숙의): no known word of two syllables or more in it.
+    if all(m.end - m.start == 1 and m.tag in _GARBLE_TAGS for m in pieces):
+        return 3, "shape-full"
+    return None
 
 
 def _named_so(stem: str, shape: str) -> bool:

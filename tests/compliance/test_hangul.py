@@ -329,3 +329,34 @@ def test_a_name_that_is_an_everyday_word_is_not_spread() -> None:
 )
 def test_predicates_and_common_compounds_in_technical_text_are_not_names(text: str) -> None:
     assert names(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        # names ending in 인, which Kiwi reads as a noun and the copula or the suffix -인
+        ("오늘 회진에서 정웅인의 상처를 다시 소독했다.", "정웅인"),
+        ("최정인 씨가 검사 결과를 물었다.", "최정인"),
+        ("담당의는 환자 한정인의 검사 결과를 설명했다.", "한정인"),
+        # a surname and two syllables Kiwi knows as no word, with no cue at all
+        ("오혜상은 어제 저녁 응급실에 다시 왔다.", "오혜상"),
+        ("박기형 연락이 닿지 않아 문자를 남겼다.", "박기형"),
+    ],
+)
+def test_korean_full_names_that_kiwi_misreads(text: str, name: str) -> None:
+    assert name in names(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "조업하는 선박은 주의해야 한다.",  # a verb: 조업/하/는
+        "추가 합격 여부는 아직 모른다.",  # 여부 + 는: a known noun and a particle
+        "우연히 알게 된 사실이다.",  # an adverb
+        "오토바이를 타고 왔다.",  # a loanword Kiwi reads whole
+        "이분은 누구세요?",  # "this person"
+        "보호자 한국인 남성이 동행했다.",  # a nationality after a role
+    ],
+)
+def test_words_of_a_full_names_shape_stay_readable(text: str) -> None:
+    assert names(text) == []
