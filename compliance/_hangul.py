@@ -216,6 +216,25 @@ _NOT_NAME_ENDINGS = frozenset(
     """.split()
 )
 
+# Words of software and project work written in Hangul, which Kiwi may not know and which stand
+# before particles like a foreign name would (테넌트는, 라우팅을, 쿠버네티스의).
+_SOFTWARE_WORDS = frozenset(
+    """
+    테넌트 라우팅 엔드포인트 쿠버네티스 클러스터 컨테이너 파이프라인 워크플로 워크플로우 대시보드
+    스프린트 백로그 에픽 티켓 컨플루언스 지라 리포지토리 레포지토리 커밋 브랜치 머지 리베이스
+    배포판 인덱스 인덱싱 쿼리 스키마 마이그레이션 롤백 로드밸런서 프록시 게이트웨이 미들웨어
+    웹훅 페이로드 토큰 스냅샷 샤드 샤딩 레플리카 임베딩 벡터 프롬프트 파라미터 매개변수
+    인스턴스 리전 버킷 스토리지 캐시 캐싱 세션 쿠키 프론트엔드 백엔드 풀스택 데브옵스 테라폼
+    앤서블 젠킨스 깃허브 깃랩 슬랙 노션 피그마 리액트 타입스크립트 자바스크립트 파이썬 코틀린
+    스칼라 러스트 고루틴 도커 도커파일 헬름 프로메테우스 그라파나 키바나 엘라스틱서치 카프카
+    레디스 몽고디비 포스트그레스 다이나모디비 람다 서버리스 오토스케일링 스케줄러 크론잡
+    린트 린터 포매터 컴파일러 런타임 트랜잭션 레이턴시 스루풋 스로틀링 리트라이 타임아웃
+    템플릿 플러그인 컴포넌트 모듈 라이브러리 프레임워크 플랫폼 위키 스페이스 릴리스 릴리즈
+    핫픽스 패치 빌드 테스트 스크립트 콘솔 터미널 클라이언트 서버 에이전트 오케스트레이터
+    """.split()
+)
+# Last syllables of English loanwords that seldom end a person's name: -ing, -tion, -ge.
+_LOANWORD_ENDINGS = frozenset("닝 팅 싱 징 션 지 링 킹 밍 빙 딩 핑 깅 칭 리즘".split())
 # Ends of the names of organisations, places and things (…은행, …전자, …시티, …스토리).
 _ORG_ENDING = re.compile(
     "(?:은행|전자|일보|신문|통신|방송|해운|항공|기구|공단|공사|교육청|학교|대학교|대학|대|마을|"
@@ -839,6 +858,8 @@ def _judge(seg: str, start: int, end: int, prev: str) -> tuple[int, str] | None:
     stem = run[:stem_end]
     if stem in _TITLE_SET or stem in _ROLES_BEFORE:
         return None
+    if any(m.start == stem_end and m.tag in ("XSV", "XSA") for m in morphs):
+        return None  # a verbal noun before 하다/되다 (라우팅한다, 선택된): not a name
     pieces = [m for m in morphs if m.start < stem_end]
     cue = after if stem_end == len(run) else inside
     strong_cue = cue in ("씨", "님", "군", "양", "age")
@@ -1004,8 +1025,10 @@ def _proper_noun(
     genitive particle (로빈슨의, 마르셀로가) is a person more often than not, once the words that
     end like places and organisations (…은행, …전자, …시티, …스) are set aside.
     """
-    if len(pieces) != 1 or pieces[0].tag != "NNP" or len(stem) < 2:
+    if len(pieces) != 1 or len(stem) < 2:
         return None
+    if pieces[0].tag != "NNP":
+        return _foreign_name(run, stem, stem_end, morphs, pieces[0])
     if stem in _NOT_PERSONS or _ORG_ENDING.search(stem):
         return None
     h, o = _human_n.get(stem, 0), _other_n.get(stem, 0)
@@ -1019,9 +1042,31 @@ def _proper_noun(
         and nxt.tag in _PERSON_PARTICLES
         and any(c in _LOAN_SYLLABLES for c in stem)
         and not _DRUG_ENDING.search(stem)
+        and stem not in _SOFTWARE_WORDS
+        and stem[-1] not in _LOANWORD_ENDINGS
     ):
         return stem_end, "nnp-particle"
     return None
+
+
+def _foreign_name(
+    run: str, stem: str, stem_end: int, morphs: tuple[_Morph, ...], only: _Morph
+) -> tuple[int, str] | None:
+    """A transliterated word Kiwi does not know, before a subject, object, topic or genitive
+    particle (웜비어는, 크로넨버그가, 몬테스의): a foreign person's name, unless WikiData knows the
+    word, it ends like an organisation, a place or a medicine, or it is a word of software."""
+    if not (only.oov and only.tag.startswith("NN")) or len(stem) < 3 or stem in _other_n:
+        return None
+    nxt = next((m for m in morphs if m.start >= stem_end), None)
+    if nxt is None or nxt.tag not in _PERSON_PARTICLES:
+        return None
+    if _ORG_ENDING.search(stem) or _DRUG_ENDING.search(stem) or stem in _SOFTWARE_WORDS:
+        return None
+    if sum(c in _LOAN_SYLLABLES for c in stem) < 1 or stem[0] in _COMMON_SURNAMES:
+        return None
+    if stem[-1] in _LOANWORD_ENDINGS:
+        return None  # English -ing, -tion, -ge: 파티셔닝, 트리아지, 패키지
+    return stem_end, "oov-particle"
 
 
 def _in_context(seg: str, start: int, length: int) -> bool:

@@ -360,3 +360,20 @@ def test_korean_full_names_that_kiwi_misreads(text: str, name: str) -> None:
 )
 def test_words_of_a_full_names_shape_stay_readable(text: str) -> None:
     assert names(text) == []
+
+
+def test_a_foreign_name_kiwi_does_not_know_before_a_particle() -> None:
+    assert "몰렌코프" in names("환자 몰렌코프는 통증을 호소했다.")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "오케스트레이터가 이벤트를 라우팅한다.",  # a verbal noun before 하다
+        "파티셔닝을 다시 한다.",  # English -ing
+        "트리아지가 끝났다.",  # triage: clinical words stay readable
+        "템플릿을 수정했다.",  # a word of software before a particle
+    ],
+)
+def test_loanwords_before_a_particle_stay_readable(text: str) -> None:
+    assert names(text) == []
