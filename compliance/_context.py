@@ -57,6 +57,14 @@ _MONTH_ALONE = re.compile(
 _ORDINAL_DAY = re.compile(
     r"(?i:\b(?:on[ \t]+)?the[ \t]+)((?:[12][0-9]|3[01]|0?[1-9])(?i:st|nd|rd|th))\b"
 )
+# A month and day with a dash after "on" ("returned to OR on 7-8"); ranges are counted in
+# something ("on 2-3 L", "on 7-8 days") or come without "on".
+_ON_DASHED_DAY = re.compile(
+    r"(?i:\bon[ \t]+)((?:0?[1-9]|1[0-2])-(?:0?[1-9]|[12][0-9]|3[01]))"
+    r"(?![0-9]|-[0-9]|[.,][0-9]|[ \t]*(?i:l\b|lpm|liters?|%|mg|mcg|units?|u\b|cc|ml|cm|mm|hrs?\b"
+    r"|hours?|days?|d\b|weeks?|wks?|months?|times|x\b|pts?\b|points?|people|breaths|bpm|ng|nc"
+    r"|lit|/))"
+)
 # Numbers with a slash that are not dates: halves and thirds ("1/2 NS", "rales 1/3 up"), pain
 # scores ("CP 4/10"), ventilator settings ("PSV 10/5", "CPAP 5/5"), strength grades.
 _FRACTION = re.compile(r"1/[234]|2/3|3/4")
@@ -147,6 +155,23 @@ def _clinical_date(text: str, start: int, end: int) -> bool:
 _WEAK_PROJECT = frozenset("due q1 q2 q3 q4 target starts ends starting review run ran".split())
 
 
+_AROUND = 400  # characters each side of a date that say what kind of text it stands in
+
+
+def _clinical_around(text: str, start: int) -> bool:
+    """The date stands in clinical text: three clinical words near it and no strong project
+    word ("next ptt due in am 9/16" in a nursing note). A bounded window: linear in the text."""
+    lo, hi = max(0, start - _AROUND), min(len(text), start + _AROUND)
+    clinical = 0
+    for _ in _CLINICAL.finditer(text, lo, hi):
+        clinical += 1
+        if clinical >= 3:
+            break
+    if clinical < 3:
+        return False
+    return all(m.group().lower() in _WEAK_PROJECT for m in _PROJECT.finditer(text, lo, hi))
+
+
 def _project_date(text: str, start: int, end: int) -> bool:
     """A project word stands nearer to the date than any clinical word: "due 7/22"."""
     lo, hi = _clause_before(text, start)
@@ -154,7 +179,7 @@ def _project_date(text: str, start: int, end: int) -> bool:
     projects = list(_PROJECT.finditer(text, lo, hi))
     if projects and all(m.group().lower() in _WEAK_PROJECT for m in projects):
         a_lo, a_hi = _clause_after(text, end)
-        if clinical >= 0 or _CLINICAL.search(text, a_lo, a_hi):
+        if clinical >= 0 or _CLINICAL.search(text, a_lo, a_hi) or _clinical_around(text, start):
             return False
     project = max((m.end() for m in projects), default=-1)
     if project >= 0 or clinical >= 0:
@@ -204,7 +229,7 @@ def _date_candidates(text: str) -> Iterator[tuple[int, int, bool]]:
     for m in _SHORT_DATE.finditer(text):
         if not _not_short_date(text, m.start(), m.end()):
             yield m.start(), m.end(), False
-    for pattern in (_MONTH_ALONE, _ORDINAL_DAY):
+    for pattern in (_MONTH_ALONE, _ORDINAL_DAY, _ON_DASHED_DAY):
         for m in pattern.finditer(text):
             yield m.start(1), m.end(1), False
 

@@ -49,6 +49,10 @@ def spans(text: str) -> list[tuple[str, PhiKind]]:
         ("extubated 10/3 at 9:30am, remained stable", "10/3", PhiKind.DATE),
         ("s/p PTCA and stent to RCA 12/82, reoccluded", "12/82", PhiKind.DATE),
         ("she said it was the 11th of the month", "11th", PhiKind.DATE),
+        ("Returned to the cath lab on 6-9 for a second stent.", "6-9", PhiKind.DATE),
+        # "due" is a med schedule's word in a note, not a release's
+        ("Pt stable overnight. Heparin gtt infusing, pt tolerating. Next INR due 4/19. Labs "
+         "drawn, pt aware.", "4/19", PhiKind.DATE),
         # numbers
         ("Will remain involved as needed. Pager #54321.", "54321", PhiKind.PHONE),
         ("How can we reach you? You can call 070 4493 5104", "070 4493 5104", PhiKind.PHONE),
@@ -72,6 +76,7 @@ def test_phi_without_a_pattern_cue_is_found(text: str, value: str, kind: PhiKind
         "remains on CPAP 5/5, PSV 10/5 overnight",
         "c/o 4/10 chest pain, relieved by NTG",
         "SBP has been stable 130-140 all shift",
+        "pt on 2-3 L NC overnight, weaned on 4-5 days of steroids",
         # project text: sprint and release dates, versions, keys, components
         "Sprint 14 ends 7/22; release 2.3.1 ships after CARE-118 is merged.",
         "Deployed to staging on 2024-05-01T03:00:00Z by the nightly build.",
