@@ -60,7 +60,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from compliance import _hangul_model
 from compliance._kinds import Candidate, PhiKind
+from compliance._loanwords import SAFE_LOANWORDS
 
 __all__ = ["detect_names"]
 
@@ -216,23 +218,6 @@ _NOT_NAME_ENDINGS = frozenset(
     """.split()
 )
 
-# Words of software and project work written in Hangul, which Kiwi may not know and which stand
-# before particles like a foreign name would (테넌트는, 라우팅을, 쿠버네티스의).
-_SOFTWARE_WORDS = frozenset(
-    """
-    테넌트 라우팅 엔드포인트 쿠버네티스 클러스터 컨테이너 파이프라인 워크플로 워크플로우 대시보드
-    스프린트 백로그 에픽 티켓 컨플루언스 지라 리포지토리 레포지토리 커밋 브랜치 머지 리베이스
-    배포판 인덱스 인덱싱 쿼리 스키마 마이그레이션 롤백 로드밸런서 프록시 게이트웨이 미들웨어
-    웹훅 페이로드 토큰 스냅샷 샤드 샤딩 레플리카 임베딩 벡터 프롬프트 파라미터 매개변수
-    인스턴스 리전 버킷 스토리지 캐시 캐싱 세션 쿠키 프론트엔드 백엔드 풀스택 데브옵스 테라폼
-    앤서블 젠킨스 깃허브 깃랩 슬랙 노션 피그마 리액트 타입스크립트 자바스크립트 파이썬 코틀린
-    스칼라 러스트 고루틴 도커 도커파일 헬름 프로메테우스 그라파나 키바나 엘라스틱서치 카프카
-    레디스 몽고디비 포스트그레스 다이나모디비 람다 서버리스 오토스케일링 스케줄러 크론잡
-    린트 린터 포매터 컴파일러 런타임 트랜잭션 레이턴시 스루풋 스로틀링 리트라이 타임아웃
-    템플릿 플러그인 컴포넌트 모듈 라이브러리 프레임워크 플랫폼 위키 스페이스 릴리스 릴리즈
-    핫픽스 패치 빌드 테스트 스크립트 콘솔 터미널 클라이언트 서버 에이전트 오케스트레이터
-    """.split()
-)
 # Last syllables of English loanwords that seldom end a person's name: -ing, -tion, -ge.
 _LOANWORD_ENDINGS = frozenset("닝 팅 싱 징 션 지 링 킹 밍 빙 딩 핑 깅 칭 리즘".split())
 # Ends of the names of organisations, places and things (…은행, …전자, …시티, …스토리).
@@ -625,9 +610,20 @@ def _segment_names(seg: str) -> list[tuple[int, int]]:
             pair = _full_name(seg, start, end, runs[i + 1][1])
             if pair:
                 spans.append(pair)
+    # 3. what the rules left alone, weighed by the model (compliance._hangul_model)
+    taken = {start for start, _ in spans}
+    for i, (start, _end) in enumerate(runs):
+        if start not in taken and not any(a <= start < b for a, b in spans):
+            length = _hangul_model.name_at(seg, runs, i)
+            if length:
+                spans.append((start, start + length))
     # A predicate is never a name, whichever reading proposed it: 원하는, 선택된 (a surname
     # syllable, then a verb's suffix and ending).
-    return [(a, b) for a, b in spans + _listed(seg, runs, spans) if not _predicate(seg[a:b])]
+    return [
+        (a, b)
+        for a, b in spans + _listed(seg, runs, spans)
+        if seg[a:b] not in SAFE_LOANWORDS and not _predicate(seg[a:b])
+    ]
 
 
 # A verb's or an adjective's stem or suffix: 원하는 (원하/XSV+는), 선택된, 깨끗한. An ending alone
@@ -1042,7 +1038,7 @@ def _proper_noun(
         and nxt.tag in _PERSON_PARTICLES
         and any(c in _LOAN_SYLLABLES for c in stem)
         and not _DRUG_ENDING.search(stem)
-        and stem not in _SOFTWARE_WORDS
+        and stem not in SAFE_LOANWORDS
         and stem[-1] not in _LOANWORD_ENDINGS
     ):
         return stem_end, "nnp-particle"
@@ -1060,7 +1056,7 @@ def _foreign_name(
     nxt = next((m for m in morphs if m.start >= stem_end), None)
     if nxt is None or nxt.tag not in _PERSON_PARTICLES:
         return None
-    if _ORG_ENDING.search(stem) or _DRUG_ENDING.search(stem) or stem in _SOFTWARE_WORDS:
+    if _ORG_ENDING.search(stem) or _DRUG_ENDING.search(stem) or stem in SAFE_LOANWORDS:
         return None
     if sum(c in _LOAN_SYLLABLES for c in stem) < 1 or stem[0] in _COMMON_SURNAMES:
         return None

@@ -377,3 +377,20 @@ def test_a_foreign_name_kiwi_does_not_know_before_a_particle() -> None:
 )
 def test_loanwords_before_a_particle_stay_readable(text: str) -> None:
     assert names(text) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "배포 전에 스테이징 환경에서 통합 테스트를 모두 통과해야 합니다.",
+        "로그에는 환자 식별 정보가 남지 않도록 마스킹 규칙을 적용합니다.",
+        "퇴원 교육 자료는 한국어와 영어로 제공됩니다.",
+        "회의록은 컨플루언스 스페이스에 저장하고 지라 이슈에 링크합니다.",
+        "이 페이지는 분기마다 품질 관리팀이 검토합니다.",
+        "지라에서 에픽을 만들면 태스크스미스가 하위 작업을 만듭니다.",
+        "다이나모DB에 상태 스냅샷을 저장합니다.",
+        "야간 근무 인수인계 시 활력징후 변화를 반드시 기록합니다.",
+    ],
+)
+def test_technical_and_clinical_prose_stays_readable(text: str) -> None:
+    assert names(text) == []
