@@ -317,6 +317,13 @@ def _places(ws: Words, lex: Lexicon) -> Iterator[Candidate]:
         w = _WORD_AT.match(text, m.end())
         if w and _first_name(lex, w.group()):
             yield m.start(), w.end(), PhiKind.LOCATION, CUE_RANK
+    # Hospitals named for a devotion, as many US hospitals are: "Holy Cross", "sacred heart",
+    # "Good Samaritan", "Our Lady of Lourdes" (the kind after them is added by extend_places).
+    for m in _DEVOTION.finditer(text):
+        words = m.group().split()
+        titled = case == "M" and all(w[0].isupper() for w in words if w.lower() != "of")
+        if titled or _TO_INSTITUTION.search(text, max(0, m.start() - 16), m.start()):
+            yield m.start(), m.end(), PhiKind.LOCATION, CUE_RANK
     # A ward named with its floor after a preposition: "on QUARTERMAIN 2", "per Blake 7 RN".
     for m in _WARD.finditer(text):
         b = base(m.group(1))
@@ -376,6 +383,12 @@ def _places(ws: Words, lex: Lexicon) -> Iterator[Candidate]:
 
 _TO_PLACE = re.compile(r"(?i:\b(?:to|at|from|near|in)[ \t]+(?:the[ \t]+)?)")
 _SAINT = re.compile(r"(?i:\b(?:st|saint|ste)\b\.?[ \t]*)")
+_TO_INSTITUTION = re.compile(r"(?i:\b(?:at|to|from|@|into|rehab|hospital)[ \t]*\(?[ \t]*$|\($)")
+_DEVOTION = re.compile(
+    r"(?i:\b(?:holy[ \t]+(?:cross|family|name|spirit|redeemer|trinity|rosary)"
+    r"|sacred[ \t]+heart|good[ \t]+(?:samaritan|shepherd)"
+    r"|our[ \t]+lady[ \t]+of(?:[ \t]+(?:the[ \t]+)?[a-z]+)?)\b)"
+)
 _WARD = re.compile(
     r"(?i:\b(?:to|on|from|at|per|in|into|onto)[ \t]+)([A-Za-z][a-z]{3,}|[A-Z]{4,})[ \t]+[0-9]{1,2}"
     r"(?![0-9.:/%])"

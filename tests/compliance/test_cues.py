@@ -122,3 +122,24 @@ def test_everyday_words_in_title_case_lines_are_not_names(text: str) -> None:
 def test_names_in_title_case_lines_are_still_found() -> None:
     text = "Escalation For Marisol Quintanilla\nThe account is locked."
     assert covering(text, "Marisol Quintanilla") is PhiKind.NAME
+
+
+@pytest.mark.parametrize(
+    ("text", "place"),
+    [
+        # hospitals named for a devotion, with no kind written after them
+        ("She had her valve replaced at Holy Family two years ago.", "Holy Family"),
+        ("PT TRANSFERRED FROM GOOD SHEPHERD FOR CARDIAC CATH", "GOOD SHEPHERD"),
+        ("plan: d/c to Our Lady of Mercy once bed available", "Our Lady of Mercy"),
+    ],
+)
+def test_hospitals_named_for_a_devotion(text: str, place: str) -> None:
+    assert covering(text, place) is PhiKind.LOCATION
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["The holy spirit of the team carried the release.", "he is a good samaritan"],
+)
+def test_the_same_words_as_idioms_stay_readable(text: str) -> None:
+    assert not [s for s in find_phi(text) if s.kind is PhiKind.LOCATION]
