@@ -155,9 +155,12 @@ _MRN_LABEL = re.compile(
     r"|acct\.? ?#|account +(?:number|no\.?|#)|encounter(?: ?(?:#|number|id))?|fin ?#)"
     r"(?![A-Za-z])" + _SEP + ")"
 )
+# Health-plan numbers, and the other numbers HIPAA lists beside them (claims, certificates and
+# licences, a reference or confirmation number someone was given): "ref # 8336652".
 _MEMBER_LABEL = re.compile(
     r"(?i:\b(?:(?:member|subscriber|insurance|beneficiary|medicaid|medicare"
-    r"|policy(?:holder)?(?:['’]s)?)[ _]?(?:ids?|#|no\.?|numbers?)|mbi|hicn)"
+    r"|policy(?:holder)?(?:['’]s)?|claim|certificate|licen[cs]e|ref|reference|confirmation)"
+    r"[ _]?(?:ids?|#|no\.?|numbers?)|mbi|hicn)"
     r"(?![A-Za-z])" + _SEP + ")"
 )
 _NPI_LABEL = re.compile(

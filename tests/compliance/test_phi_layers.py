@@ -57,6 +57,9 @@ def spans(text: str) -> list[tuple[str, PhiKind]]:
         ("Will remain involved as needed. Pager #54321.", "54321", PhiKind.PHONE),
         ("How can we reach you? You can call 070 4493 5104", "070 4493 5104", PhiKind.PHONE),
         ("98 yo gentleman admitted via cath lab", "98", PhiKind.AGE),
+        # the other numbers HIPAA lists beside health-plan ones
+        ("transport booked, arriving 0900 (ref # 5520193)", "5520193", PhiKind.MEMBER_ID),
+        ("Denied; appeal filed under claim no. 40021987.", "40021987", PhiKind.MEMBER_ID),
         # addresses the US patterns did not know
         ("Please write to 35 Hausergasse 59 Suite 106, Karlovy Vary.", "Hausergasse 59",
          PhiKind.ADDRESS),
@@ -79,6 +82,7 @@ def test_phi_without_a_pattern_cue_is_found(text: str, value: str, kind: PhiKind
         "pt on 2-3 L NC overnight, weaned on 4-5 days of steroids",
         # project text: sprint and release dates, versions, keys, components
         "Sprint 14 ends 7/22; release 2.3.1 ships after CARE-118 is merged.",
+        "PR #1234 fixes the retry; see ref #12 in the spec.",
         "Deployed to staging on 2024-05-01T03:00:00Z by the nightly build.",
         # studies write periods, not a person's day
         "Patients enrolled between January 1987 and January 2010 were reviewed.",
