@@ -320,8 +320,8 @@ def _places(ws: Words, lex: Lexicon) -> Iterator[Candidate]:
     # Hospitals named for a devotion, as many US hospitals are: "Holy Cross", "sacred heart",
     # "Good Samaritan", "Our Lady of Lourdes" (the kind after them is added by extend_places).
     for m in _DEVOTION.finditer(text):
-        words = m.group().split()
-        titled = case == "M" and all(w[0].isupper() for w in words if w.lower() != "of")
+        parts = m.group().split()
+        titled = case == "M" and all(w[0].isupper() for w in parts if w.lower() != "of")
         if titled or _TO_INSTITUTION.search(text, max(0, m.start() - 16), m.start()):
             yield m.start(), m.end(), PhiKind.LOCATION, CUE_RANK
     # A ward named with its floor after a preposition: "on QUARTERMAIN 2", "per Blake 7 RN".
