@@ -324,6 +324,13 @@ def _places(ws: Words, lex: Lexicon) -> Iterator[Candidate]:
         titled = case == "M" and all(w[0].isupper() for w in parts if w.lower() != "of")
         if titled or _TO_INSTITUTION.search(text, max(0, m.start() - 16), m.start()):
             yield m.start(), m.end(), PhiKind.LOCATION, CUE_RANK
+    # A hospital named before its emergency room: "via amb from kernan ew", "-> GH EW today".
+    for m in _BEFORE_ER.finditer(text):
+        name, b = m.group(1), base(m.group(1))
+        initials = 2 <= len(name) <= 4 and name.isupper() and case != "U"  # GH, WH, MGH
+        common = b in lex.safe and lex.zipf_of(b) >= 3.0 and not initials
+        if b not in _UNITS and b not in _STOP and b not in lex.states and not common:
+            yield m.start(1), m.end(1), PhiKind.LOCATION, CUE_RANK
     # A ward named with its floor after a preposition: "on QUARTERMAIN 2", "per Blake 7 RN".
     for m in _WARD.finditer(text):
         b = base(m.group(1))
@@ -383,6 +390,10 @@ def _places(ws: Words, lex: Lexicon) -> Iterator[Candidate]:
 
 _TO_PLACE = re.compile(r"(?i:\b(?:to|at|from|near|in)[ \t]+(?:the[ \t]+)?)")
 _SAINT = re.compile(r"(?i:\b(?:st|saint|ste)\b\.?[ \t]*)")
+_BEFORE_ER = re.compile(
+    r"(?i:(?:\b(?:from|to|at|in|@|via)|->|>)[ \t]*)([A-Za-z][A-Za-z'’-]+)[ \t]+"
+    r"(?i:ew|er|ed|e\.r\.)(?![A-Za-z])"
+)
 _TO_INSTITUTION = re.compile(r"(?i:\b(?:at|to|from|@|into|rehab|hospital)[ \t]*\(?[ \t]*$|\($)")
 _DEVOTION = re.compile(
     r"(?i:\b(?:holy[ \t]+(?:cross|family|name|spirit|redeemer|trinity|rosary)"

@@ -143,3 +143,21 @@ def test_hospitals_named_for_a_devotion(text: str, place: str) -> None:
 )
 def test_the_same_words_as_idioms_stay_readable(text: str) -> None:
     assert not [s for s in find_phi(text) if s.kind is PhiKind.LOCATION]
+
+
+@pytest.mark.parametrize(
+    ("text", "place"),
+    [
+        ("brought by amb from dunmore ew for eval of cp", "dunmore"),
+        ("found down at home -> WH EW, intubated there", "WH"),
+    ],
+)
+def test_a_hospital_named_before_its_emergency_room(text: str, place: str) -> None:
+    assert covering(text, place) is PhiKind.LOCATION
+
+
+@pytest.mark.parametrize(
+    "text", ["came from OSH ER with a head bleed", "seen at local ED yesterday", "to the er"]
+)
+def test_emergency_rooms_without_a_name_stay_readable(text: str) -> None:
+    assert not [s for s in find_phi(text) if s.kind is PhiKind.LOCATION]
