@@ -47,7 +47,7 @@ down:
 test: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
-	$(VENV)/bin/bandit -q -c pyproject.toml -r config serve agents embeddings index store compliance -lll
+	$(VENV)/bin/bandit -q -c pyproject.toml -r config serve agents embeddings index store compliance metrics -lll
 	$(VENV)/bin/pytest
 	cd forge-app && npm test
 
@@ -76,8 +76,11 @@ bench: install $(BENCH_STAMP)
 	$(PY) benchmarks/e2e_bench.py
 	$(PY) benchmarks/embed_bench.py
 	$(PY) benchmarks/search_bench.py --million
+	$(PY) benchmarks/access_bench.py
 	$(PY) benchmarks/reindex_bench.py
+	$(PY) benchmarks/backfill_bench.py
 	$(PY) benchmarks/state_bench.py
+	$(PY) benchmarks/metrics_bench.py
 	$(PY) benchmarks/phi_eval.py --cv
 	$(PY) benchmarks/report.py > /dev/null
 	@echo "wrote benchmarks/report.md"

@@ -21,6 +21,7 @@ from typing import Any, ClassVar, TypeVar
 
 from pydantic import BaseModel
 
+import metrics
 from agents.events import AgentEvent
 from agents.reasoners import OfflineReasoner, Reasoner, ReasonerError, ReasoningRequest
 from store.errors import VersionConflict
@@ -48,6 +49,14 @@ class Agent(ABC):
     @abstractmethod
     async def handle_event(self, event: AgentEvent) -> dict[str, Any]:
         """Act on one routed event; return a small JSON summary for the event log."""
+
+    async def handle_events(self, events: list[AgentEvent]) -> dict[str, Any]:
+        """Act on a batch of one tenant's events (a backfill page), ending in the state the
+        same events one by one would leave. This default runs them one by one; agents whose
+        per-event work re-plans or re-evaluates everything override it to do that once."""
+        for event in events:
+            await self.handle_event(event)
+        return {"action": "applied", "events": len(events)}
 
     async def load(self, tenant: str) -> StateRecord | None:
         return await self.state.get(tenant, self.name)
@@ -81,4 +90,10 @@ class Agent(ABC):
             if isinstance(self.reasoner, OfflineReasoner):
                 raise
             log.warning("agent %s: reasoner failed (%s); using offline planner", self.name, exc)
-            return await self._offline.reason(request), self._offline.produced_by, str(exc)
+            outcome = "error"
+            try:
+                result = await self._offline.reason(request)
+                outcome = "fallback_offline"
+            finally:
+                metrics.inc("clinisight_llm_requests_total", agent=self.name, outcome=outcome)
+            return result, self._offline.produced_by, str(exc)

@@ -162,10 +162,25 @@ class CareTrack(Agent):
                 "closed": report.closed, "producedBy": report.produced_by,
                 "fallbackReason": report.fallback_reason}
 
+    async def handle_events(self, events: list[AgentEvent]) -> dict[str, Any]:
+        """A batch of issue events (a backfill page): the mirror takes them in order, then the
+        rules run once, as after the last of them one by one."""
+        tenant = events[0].tenant if events else ""
+        if not events or any(e.tenant != tenant or e.issue is None
+                             or e.kind not in ISSUE_KINDS | {"issue_deleted"} for e in events):
+            return await super().handle_events(events)
+        changes = [(e.issue, e.kind == "issue_deleted") for e in events if e.issue is not None]
+        report = await self.run(tenant, CareTrackIn(), changes=changes)
+        return {"action": "evaluated", "events": len(events), "open": len(report.open),
+                "opened": report.opened, "closed": report.closed}
+
     async def run(self, tenant: str, request: CareTrackIn, *,
                   snapshot: IssueSnapshot | None = None,
-                  deleted: str | None = None) -> CareTrackReport:
-        """Update the mirror, evaluate, triage what is new, reconcile, save; return the report."""
+                  deleted: str | None = None,
+                  changes: list[tuple[IssueSnapshot, bool]] | None = None) -> CareTrackReport:
+        """Update the mirror, evaluate, triage what is new, reconcile, save; return the report.
+
+        ``changes``: issues to apply in order, each (snapshot, deleted)."""
         now = (request.as_of or _now()).astimezone(UTC)
         stamp = _iso(now)
         additions = [track_record(r, now) for r in request.issues]
@@ -175,6 +190,13 @@ class CareTrack(Agent):
             if snapshot is not None:
                 issues[snapshot.key] = track_snapshot(issues.get(snapshot.key), snapshot,
                                                       now).model_dump(mode="json", by_alias=True)
+            for changed, gone in changes or ():
+                if gone:
+                    issues.pop(changed.key, None)
+                else:
+                    issues[changed.key] = track_snapshot(
+                        issues.get(changed.key), changed, now).model_dump(mode="json",
+                                                                          by_alias=True)
             for item in additions:
                 issues[item.key] = item.model_dump(mode="json", by_alias=True)
             if deleted is not None:

@@ -90,6 +90,35 @@ class DealFlow(Agent):
                 "unplaced": len(plan.unplaced), "producedBy": plan.produced_by,
                 "fallbackReason": plan.fallback_reason}
 
+    async def handle_events(self, events: list[AgentEvent]) -> dict[str, Any]:
+        """A batch of issue events: the backlog takes them in order, then one plan."""
+        tenant = events[0].tenant if events else ""
+        if not events or any(e.tenant != tenant or e.issue is None
+                             or e.kind not in ISSUE_KINDS | {"issue_deleted"} for e in events):
+            return await super().handle_events(events)
+        updates: list[tuple[str, dict[str, Any] | None]] = []
+        for e in events:
+            assert e.issue is not None  # checked above
+            keep = e.kind != "issue_deleted" and _open_unassigned(e.issue)
+            updates.append((e.issue.key, backlog_item(e.issue).model_dump(
+                mode="json", by_alias=True) if keep else None))
+
+        def change(state: dict[str, Any]) -> bool:
+            backlog = state.setdefault("backlog", {})
+            for key, item in updates:
+                if item is None:
+                    backlog.pop(key, None)
+                else:
+                    backlog[key] = item
+            return bool(state.get("roster"))
+
+        has_roster, _ = await self.update_state(tenant, change)
+        if not has_roster:
+            return {"action": "tracked", "events": len(events)}
+        plan = await self.run(tenant, DealFlowIn())
+        return {"action": "planned", "events": len(events), "assigned": len(plan.assignments),
+                "unplaced": len(plan.unplaced)}
+
     async def run(self, tenant: str, request: DealFlowIn) -> DealFlowPlan:
         """Plan ``request`` (or the tracked backlog with the saved roster) and keep the plan."""
         current = await self.load(tenant)

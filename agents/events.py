@@ -33,6 +33,10 @@ class IssueSnapshot(BaseModel):
     original_estimate_s: int | None = None
     blocks: list[str] = Field(default_factory=list)  # keys this issue blocks
     blocked_by: list[str] = Field(default_factory=list)  # keys that block this issue
+    # Read through the tenant's discovered custom fields (agents.jira_fields).
+    sprint: str | None = None  # the active sprint's name
+    start_date: str | None = None  # YYYY-MM-DD
+    team: str | None = None
 
 
 class PageRef(BaseModel):

@@ -9,8 +9,12 @@ Create an issue, search by JQL (the ``/rest/api/3/search/jql`` endpoint that rep
     ├── JiraRejected               400: Jira refused the request; ``detail`` quotes its messages
     └── JiraUnavailable            429 / 5xx / network after the retries ran out
 
-Retries: 429 waits for ``Retry-After`` (Jira Cloud's rate limiter always sends it); 5xx and
-network errors back off exponentially. A create is *not* retried after a 5xx or a broken read:
+Retries: 429 waits for ``Retry-After`` (Jira Cloud's rate limiter always sends it), else until
+``X-RateLimit-Reset``; a 503 with ``Retry-After`` (Jira's "resource limit reached") waits the
+same way; other 5xx and network errors back off exponentially. An answer that says
+``X-RateLimit-NearLimit: true`` (less than 20% of the budget left, Atlassian's "Rate limiting"
+page) makes the next call wait one backoff step first, so a long backfill slows down before it
+is throttled rather than after. A create is *not* retried after a 5xx or a broken read:
 Jira may have created the issue before failing, and a blind retry would duplicate it. The
 caller (the write-back) checks with a search instead, which is what makes approval idempotent.
 """
@@ -21,6 +25,7 @@ import asyncio
 import base64
 import random
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
@@ -72,6 +77,12 @@ class JiraCredentials:
 
 
 @dataclass(frozen=True)
+class SearchPage:
+    issues: list[dict[str, Any]]
+    next_token: str | None  # None: this was the last page
+
+
+@dataclass(frozen=True)
 class CreatedIssue:
     id: str
     key: str
@@ -94,7 +105,29 @@ def _retry_after(resp: httpx.Response, fallback: float) -> float:
     try:
         return min(max(float(value), 0.0), MAX_RETRY_AFTER_S)
     except ValueError:
+        pass
+    # X-RateLimit-Reset: an ISO 8601 instant (yyyy-MM-ddTHH:mmZ) when the budget refills.
+    reset = resp.headers.get("x-ratelimit-reset", "")
+    try:
+        at = datetime.fromisoformat(reset.replace("Z", "+00:00"))
+    except ValueError:
         return fallback
+    if at.tzinfo is None:
+        at = at.replace(tzinfo=UTC)
+    wait = (at - datetime.now(UTC)).total_seconds()
+    # The header is to the minute: an instant already past means "within the minute", so
+    # the usual backoff, not an immediate retry that would only earn another 429.
+    return min(wait, MAX_RETRY_AFTER_S) if wait > 0 else fallback
+
+
+@dataclass
+class CallStats:
+    """What the client went through: for a job's progress (counts only)."""
+
+    calls: int = 0
+    throttled: int = 0  # 429 answers
+    retried: int = 0  # calls sent again, for any reason
+    slowed: int = 0  # pauses because Jira said the budget was nearly spent
 
 
 class JiraClient:
@@ -110,6 +143,8 @@ class JiraClient:
     ) -> None:
         self.max_retries = max_retries
         self.backoff_s = backoff_s
+        self.stats = CallStats()
+        self._slow_down = False
         self.http = httpx.AsyncClient(
             base_url=credentials.base_url,
             timeout=timeout_s,
@@ -136,6 +171,11 @@ class JiraClient:
         attempt = 0
         while True:
             delay = self.backoff_s * (2**attempt) * (0.5 + random.random())
+            if self._slow_down:
+                self._slow_down = False
+                self.stats.slowed += 1
+                await asyncio.sleep(self.backoff_s)
+            self.stats.calls += 1
             try:
                 resp = await self.http.request(method, path, json=json)
             except httpx.ConnectError as exc:
@@ -147,14 +187,18 @@ class JiraClient:
                     raise JiraUnavailable(f"{what}: {type(exc).__name__} talking to Jira") from exc
             else:
                 if resp.status_code < 400:
+                    self._slow_down = resp.headers.get("x-ratelimit-nearlimit") == "true"
                     return resp
+                self.stats.throttled += resp.status_code == 429
                 if resp.status_code == 429 and attempt < self.max_retries:
                     delay = _retry_after(resp, delay)
                 elif resp.status_code >= 500 and safe and attempt < self.max_retries:
-                    pass
+                    if "retry-after" in resp.headers:
+                        delay = _retry_after(resp, delay)
                 else:
                     raise self._error(resp, what)
             attempt += 1
+            self.stats.retried += 1
             await asyncio.sleep(delay)
 
     @staticmethod
@@ -194,6 +238,31 @@ class JiraClient:
             if page.get("isLast", True) or not token:
                 break
         return issues[:limit]
+
+    async def search_page(self, jql: str, fields: list[str], token: str | None = None,
+                          max_results: int = 100) -> SearchPage:
+        """One page of ``POST /rest/api/3/search/jql``; ``token`` is the previous page's
+        ``nextPageToken`` (None for the first). The last page may carry no token at all
+        (JRACLOUD-92184), so ``isLast`` and a missing token both end the paging."""
+        body: dict[str, Any] = {"jql": jql, "fields": fields, "maxResults": max_results}
+        if token:
+            body["nextPageToken"] = token
+        resp = await self._call("POST", "/rest/api/3/search/jql", "search", json=body)
+        page = resp.json()
+        issues = page.get("issues") if isinstance(page, dict) else None
+        if not isinstance(issues, list):
+            raise JiraRejected("search: Jira's answer has no issues list", resp.status_code)
+        nxt = page.get("nextPageToken")
+        last = bool(page.get("isLast", not nxt)) or not isinstance(nxt, str) or not nxt
+        return SearchPage(issues=issues, next_token=None if last else nxt)
+
+    async def fields(self) -> list[dict[str, Any]]:
+        """Every field of the site, system and custom (``GET /rest/api/3/field``)."""
+        resp = await self._call("GET", "/rest/api/3/field", "list fields")
+        body = resp.json()
+        if not isinstance(body, list):
+            raise JiraRejected("list fields: Jira's answer is not a list", resp.status_code)
+        return [f for f in body if isinstance(f, dict)]
 
     async def issue_links(self, key: str) -> list[dict[str, Any]]:
         """The ``issuelinks`` of one issue (``GET /rest/api/3/issue/{key}?fields=issuelinks``)."""

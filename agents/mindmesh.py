@@ -4,6 +4,11 @@ Retrieval is injected (``Retriever``): the agent never knows whether passages co
 deployment or an in-process shard, and it only ever asks for the calling tenant's. The answer
 comes from Claude (citing passage numbers) when configured, else from the extractive offline
 answerer; citations always refer to the returned passages, 1-based.
+
+Every question is asked for a reader (their access tokens, ``embeddings.access``): the retriever
+returns only passages of pages that reader may read in Confluence, so the prompt, the answer and
+its citations are built from those alone. Nothing is cached across questions, so no answer is
+shared between readers.
 """
 
 from __future__ import annotations
@@ -25,8 +30,8 @@ patient data: never try to reconstruct them."""
 
 
 class Retriever(Protocol):
-    async def search(self, tenant: str, question: str, k: int,
-                     space: str | None) -> list[Passage]: ...
+    async def search(self, tenant: str, question: str, k: int, space: str | None,
+                     reader: frozenset[str]) -> list[Passage]: ...
 
 
 class MindMesh(Agent):
@@ -36,11 +41,11 @@ class MindMesh(Agent):
         super().__init__(state, reasoner)
         self.retriever = retriever
 
-    async def ask(self, tenant: str, request: AskIn) -> AskOut:
+    async def ask(self, tenant: str, request: AskIn, reader: frozenset[str]) -> AskOut:
         if self.retriever is None:
             raise RuntimeError("MindMesh has no retriever")
         passages = await self.retriever.search(tenant, request.question, request.k,
-                                               request.space)
+                                               request.space, reader)
         if not passages:
             return AskOut(answer=NO_ANSWER, citations=[], passages=[], produced_by="offline")
         plan, produced_by, fallback = await self.reason(

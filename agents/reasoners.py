@@ -11,6 +11,8 @@ Claude specifics:
   (``max_retries``); every call has a timeout.
 - Answers are cached by a hash of (model, system, schema, input), per tenant, so a redelivered
   event is not billed twice.
+- Each call is counted (``clinisight_llm_requests_total`` ok or retried, tokens, seconds);
+  an agent counts the calls its offline planner answered instead (``agents.base``).
 - The prompt passes through ``redact`` first: no PHI leaves for the LLM. When the PHI check
   fails (``PhiCheckFailed``) the prompt is not sent: ``ReasonerError(FALLBACK_REASON)``, so the
   agent answers from its offline planner and records ``fallbackReason: "phi_check_failed"``.
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,6 +31,7 @@ from typing import Any, Generic, TypeVar
 import anthropic
 from pydantic import BaseModel
 
+import metrics
 from compliance.fail_closed import FALLBACK_REASON
 from compliance.phi import PhiCheckFailed
 from store.errors import VersionConflict
@@ -113,7 +117,9 @@ class ClaudeReasoner(Reasoner):
         max_retries: int = 4,
         cache: ResponseCache | None = None,
         redact: Callable[[str], str] = _identity,
+        agent: str = "unknown",
     ) -> None:
+        self.agent = agent  # the metrics label of this reasoner's calls
         self.model = model
         self.max_tokens = max_tokens
         self.cache = cache
@@ -141,8 +147,10 @@ class ClaudeReasoner(Reasoner):
             cached = await self.cache.get(request.tenant, key)
             if cached is not None:
                 return request.output.model_validate(cached)
+        started = time.perf_counter()
         try:
-            message = await self.client.messages.create(
+            # The raw response says how many retries the SDK took (the `retried` outcome).
+            raw = await self.client.messages.with_raw_response.create(
                 model=self.model,
                 max_tokens=self.max_tokens,
                 system=[
@@ -162,8 +170,18 @@ class ClaudeReasoner(Reasoner):
                 tool_choice={"type": "tool", "name": request.task},
                 messages=[{"role": "user", "content": prompt}],
             )
+            message = await raw.parse()
         except anthropic.APIError as exc:
             raise ReasonerError(f"Claude call failed: {type(exc).__name__}") from exc
+        finally:
+            metrics.observe("clinisight_llm_seconds", time.perf_counter() - started,
+                            agent=self.agent)
+        metrics.inc("clinisight_llm_requests_total", agent=self.agent,
+                    outcome="retried" if raw.retries_taken else "ok")
+        metrics.inc("clinisight_llm_tokens_total", message.usage.input_tokens, agent=self.agent,
+                    direction="input")
+        metrics.inc("clinisight_llm_tokens_total", message.usage.output_tokens,
+                    agent=self.agent, direction="output")
         for block in message.content:
             if block.type == "tool_use" and block.name == request.task:
                 try:

@@ -10,6 +10,7 @@ from agents.roadmapsmith import RoadmapSmith
 from agents.tasksmith import TaskSmith
 from compliance.phi import redact
 from config.settings import Settings
+from metrics.redactions import CountedRedact
 from store.state import StateStore
 
 AGENTS: dict[str, type[Agent]] = {
@@ -17,8 +18,9 @@ AGENTS: dict[str, type[Agent]] = {
 }
 
 
-def make_reasoner(settings: Settings, state: StateStore) -> Reasoner:
-    """Claude when a key is configured, the offline planner otherwise."""
+def make_reasoner(settings: Settings, state: StateStore, agent: str = "unknown") -> Reasoner:
+    """Claude when a key is configured, the offline planner otherwise; ``agent`` names the
+    caller in the metrics."""
     if settings.anthropic_api_key is None:
         return OfflineReasoner()
     return ClaudeReasoner(
@@ -29,7 +31,8 @@ def make_reasoner(settings: Settings, state: StateStore) -> Reasoner:
         timeout_s=settings.anthropic_timeout_s,
         max_retries=settings.anthropic_max_retries,
         cache=StateResponseCache(state),
-        redact=redact,  # no PHI leaves for the LLM
+        redact=CountedRedact("llm", redact),  # no PHI leaves for the LLM
+        agent=agent,
     )
 
 
@@ -38,4 +41,4 @@ def make_agent(name: str, settings: Settings, state: StateStore) -> Agent:
         cls = AGENTS[name]
     except KeyError:
         raise ValueError(f"unknown agent {name!r}; known: {', '.join(sorted(AGENTS))}") from None
-    return cls(state, make_reasoner(settings, state))
+    return cls(state, make_reasoner(settings, state, name))

@@ -20,12 +20,14 @@ from agents.events import AgentEvent, IssueSnapshot
 from agents.reasoners import ReasoningRequest
 from agents.roadmapsmith_markdown import render
 from agents.roadmapsmith_models import (
+    MAX_PLAN_DAYS,
     CapacityIn,
     DependencyCycle,
     EpicPlanIn,
     EstimateIn,
     EstimateItem,
     Estimates,
+    PlanTooLong,
     Roadmap,
     RoadmapIn,
     ScheduledEpic,
@@ -95,6 +97,37 @@ class RoadmapSmith(Agent):
                 "criticalPath": roadmap.critical_path, "producedBy": roadmap.produced_by,
                 "fallbackReason": roadmap.fallback_reason}
 
+    async def handle_events(self, events: list[AgentEvent]) -> dict[str, Any]:
+        """A batch of issue events: the epics among them are tracked in order, then one plan."""
+        tenant = events[0].tenant if events else ""
+        if not events or any(e.tenant != tenant or e.issue is None
+                             or e.kind not in HANDLED | {"issue_deleted"} for e in events):
+            return await super().handle_events(events)
+        updates = [(e.issue.key, None if e.kind == "issue_deleted" else epic_from_issue(e.issue))
+                   for e in events if e.issue is not None and e.issue.is_epic]
+        if not updates:
+            return {"action": "none", "events": len(events), "reason": "no epics"}
+
+        def change(state: dict[str, Any]) -> bool:
+            epics = state.setdefault("epics", {})
+            for key, epic in updates:
+                if epic is None:
+                    epics.pop(key, None)
+                else:
+                    epics[key] = epic.model_dump(mode="json", by_alias=True)
+            return "capacity" in state
+
+        has_capacity, _ = await self.update_state(tenant, change)
+        if not has_capacity:
+            return {"action": "tracked", "events": len(events)}
+        try:
+            roadmap = await self.run(tenant, RoadmapIn())
+        except DependencyCycle as exc:
+            failure = {"error": str(exc), "cycle": exc.cycle}
+            await self.update_state(tenant, lambda s: s.update(roadmap=failure))
+            return {"action": "cycle", "cycle": exc.cycle}
+        return {"action": "planned", "events": len(events), "end": roadmap.end_date.isoformat()}
+
     async def run(self, tenant: str, request: RoadmapIn) -> Roadmap:
         """Plan and keep the roadmap; raises ``DependencyCycle`` when no order exists."""
         current = await self.load(tenant)
@@ -129,6 +162,8 @@ class RoadmapSmith(Agent):
         dur = {k: duration_days(points[k], capacity.points_per_week) for k in by_key}
         cpm = critical_path(order, preds, dur)
         start_day, lane = schedule(order, preds, dur, cpm, capacity.teams)
+        if max((start_day[k] + dur[k] for k in order), default=0) > MAX_PLAN_DAYS:
+            raise PlanTooLong()
         start = request.start_date or next_workday(datetime.now(UTC).date())
         start = workday(start, 0)
         critical = set(cpm.critical_path)

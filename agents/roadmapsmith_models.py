@@ -25,6 +25,19 @@ class DependencyCycle(ValueError):
         return f"dependency cycle: {' → '.join(self.cycle)}"
 
 
+# About a century of working days: a plan longer than that says the capacity or an estimate is
+# wrong (e.g. 5e-324 points a week), and dates past it would overflow the calendar.
+MAX_PLAN_DAYS = 26_000
+
+
+class PlanTooLong(ValueError):
+    """Estimates over capacity put the plan past ``MAX_PLAN_DAYS`` working days (HTTP 422)."""
+
+    def __str__(self) -> str:
+        return (f"the plan would span more than {MAX_PLAN_DAYS} working days: check "
+                "capacity.pointsPerWeek and the epics' estimates")
+
+
 class EpicPlanIn(_Camel):
     """An epic to schedule. ``blockedBy``/``blocks`` are Jira "Blocks" links (either side)."""
 

@@ -25,6 +25,7 @@ from statistics import median
 import numpy as np
 
 from agents.roadmapsmith_models import (
+    MAX_PLAN_DAYS,
     CapacityIn,
     DependencyCycle,
     EpicEstimate,
@@ -32,6 +33,7 @@ from agents.roadmapsmith_models import (
     EstimateIn,
     Estimates,
     Milestone,
+    PlanTooLong,
     RiskFlag,
     ScheduledEpic,
 )
@@ -118,7 +120,10 @@ def topo_order(preds: dict[str, set[str]]) -> list[str]:
 
 
 def duration_days(estimate: float, points_per_week: float) -> int:
-    return max(1, math.ceil(estimate / points_per_week * 5))
+    days = estimate / points_per_week * 5
+    if not days <= MAX_PLAN_DAYS:  # also inf and nan
+        raise PlanTooLong()
+    return max(1, math.ceil(days))
 
 
 @dataclass

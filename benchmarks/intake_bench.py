@@ -55,6 +55,7 @@ from benchmarks.common import (  # noqa: E402
     markdown_table,
     write_result,
 )
+from benchmarks.cpu_sampler import CpuSampler  # noqa: E402
 
 LUA = ROOT / "benchmarks" / "intake" / "intake.lua"
 FIXTURES = ROOT.parent / "shared" / "fixtures" / "jira"
@@ -135,6 +136,23 @@ def recorded(endpoint: str, tenants: list[str], table: str) -> set[str]:
                 break
             kwargs["ExclusiveStartKey"] = resp["LastEvaluatedKey"]
     return found
+
+
+def wait_drained(endpoint: str, table: str, timeout_s: float = 900) -> float:
+    """Seconds until the intake inbox is empty: every acknowledged delivery is in the event
+    log (the stack's drainer moves them; the plain server's too, it shares the tables)."""
+    import boto3
+
+    client = boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1",
+                          aws_access_key_id="bench", aws_secret_access_key="bench")
+    started = time.monotonic()
+    while True:
+        left = client.scan(TableName=table, Select="COUNT", Limit=1)["Count"]
+        if not left:
+            return time.monotonic() - started
+        if time.monotonic() - started > timeout_s:
+            return float("inf")  # the lost count below says what never arrived
+        time.sleep(1.0)
 
 
 def wait_answering(url: str, proc: subprocess.Popen[bytes], timeout_s: float = 60) -> None:
@@ -224,14 +242,26 @@ def measure_variant(variant: Variant, phases: list[Phase], args: argparse.Namesp
                 reqs = work / "requests.txt"
                 gen.write(reqs, args.max_rps * args.duration)
                 time.sleep(2)  # let the previous phase's stragglers settle
+                roots = [plain.pid] if name == "plain" and plain is not None else [
+                    json.loads((data / "run" / "stack.json").read_text())["pid"]]
+                sampler = CpuSampler(roots).start()  # the server's Python processes, no dynalite
+                load = load_average()
                 wrk = run_wrk(url, phase.connections, args.duration, reqs,
                               work / "phase.ids", phase.delay_ms)
+                sampler.stop()
                 acked.update(wrk["acked_ids"])
+                groups = sampler.by_group()
+                cpu_s = sum(v for k, v in groups.items() if "dynalite" not in k)
                 row = {"variant": variant.name, "delay_ms": phase.delay_ms,
-                       **summarise(name, phase.connections, wrk, args.duration)}
+                       **summarise(name, phase.connections, wrk, args.duration),
+                       "client_cpu_ms_per_ack": round(1000 * cpu_s / max(1, len(wrk["acked_ids"])),
+                                                      3),
+                       "cpu_by_process": groups, "load_average": load}
                 rows.append(row)
                 print(json.dumps({k: (round(v, 2) if isinstance(v, float) else v)
                                   for k, v in row.items()}), flush=True)
+        drained_s = wait_drained(dynamodb, "ClinisightInbox-dev")
+        print(json.dumps({"inbox_drained_after_s": round(drained_s, 1)}), flush=True)
         found = recorded(dynamodb, list(tenants), "ClinisightEvents-dev")
     finally:
         if plain is not None:

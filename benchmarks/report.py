@@ -34,7 +34,8 @@ PLOTS = ROOT / "benchmarks" / "plots"
 REPORT = ROOT / "benchmarks" / "report.md"
 # Written by hand against a run: the tuning, what bounds each missed target. Appended verbatim.
 NOTES = ROOT / "benchmarks" / "notes.md"
-ORDER = ["intake", "e2e", "embedding", "search", "reindex", "state"]
+ORDER = ["intake", "e2e", "embedding", "search", "reindex", "state", "metrics", "backfill",
+         "access"]
 TITLES = {
     "intake": "1. Webhook intake under load",
     "e2e": "2. End to end: TaskSmith events processed",
@@ -42,6 +43,9 @@ TITLES = {
     "search": "4. Search per tenant shard",
     "reindex": "5. Reindex of a 2,000-page space",
     "state": "6. Agent state snapshots",
+    "metrics": "7. What the product metrics cost",
+    "backfill": "8. Jira backfill of 10,000 issues",
+    "access": "9. Answering each person from the pages they may read",
 }
 
 
@@ -138,9 +142,21 @@ def _state(fig: Any, f: dict[str, Any]) -> None:
     ax.legend()
 
 
+def _backfill(fig: Any, f: dict[str, Any]) -> None:
+    ax: Axes = fig.subplots()
+    for samples, label in ((f["samples"], f"with the agents ({f['issues_per_s']} issues/s)"),
+                           (f["paging_only"]["samples"],
+                            f"paging alone ({f['paging_only']['issues_per_s']} issues/s)")):
+        ax.plot([s["applied"] for s in samples], [s["rss_mb"] for s in samples], "o-",
+                label=label)
+    ax.set_xlabel("issues applied")
+    ax.set_ylabel("resident memory, MB")
+    ax.legend()
+
+
 PLOTTERS: dict[str, Callable[[Any, dict[str, Any]], None]] = {
     "intake": _intake, "e2e": _e2e, "embedding": _embedding, "search": _search,
-    "reindex": _reindex, "state": _state,
+    "reindex": _reindex, "state": _state, "backfill": _backfill,
 }
 
 

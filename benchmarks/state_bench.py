@@ -58,7 +58,7 @@ from benchmarks.common import (  # noqa: E402
     write_result,
 )
 from config.settings import Settings  # noqa: E402
-from serve.stack import _dynalite_bin  # noqa: E402
+from serve.stack import dynalite_command  # noqa: E402
 from store.dynamo import ensure_tables  # noqa: E402
 from store.factory import open_stores  # noqa: E402
 from store.state import DynamoStateStore  # noqa: E402
@@ -75,7 +75,7 @@ def parse_size(text: str) -> int:
 
 def start_dynalite(path: Path, port: int) -> subprocess.Popen[bytes]:
     proc = subprocess.Popen(
-        [_dynalite_bin(), "--host", "127.0.0.1", "--port", str(port), "--path", str(path),
+        [*dynalite_command(), "--host", "127.0.0.1", "--port", str(port), "--path", str(path),
          "--createTableMs", "0", "--deleteTableMs", "0", "--updateTableMs", "0"],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 30

@@ -117,6 +117,15 @@ class Settings(BaseSettings):
     sentry_dsn: str | None = Field(None, validation_alias=_alias("sentry_dsn", "SENTRY_DSN"))
     sentry_traces_sample_rate: float = Field(0.0, ge=0.0, le=1.0)
 
+    # Product metrics (package ``metrics``), exported by Ray's metrics agent in Prometheus
+    # format. metrics_port: where the local stack's node exports them (printed by `clinisight
+    # up`); a cluster's nodes are found through Ray's service discovery file (README
+    # "Operating"). metrics_enabled off records nothing (the benchmarks' comparison). The
+    # orchestrator counts each tenant's backlog every metrics_backlog_interval_s.
+    metrics_enabled: bool = True
+    metrics_port: int = Field(8090, ge=1, le=65535)
+    metrics_backlog_interval_s: float = Field(15.0, gt=0)
+
     # Per-tenant rate limit, checked right after authentication: a token bucket refilled at
     # rate_limit_per_s up to rate_limit_burst, kept in each ingress replica (so the cluster's
     # limit is this times the number of ingress replicas). 0 turns it off.
@@ -150,14 +159,38 @@ class Settings(BaseSettings):
     confluence_sites: dict[str, str] = Field(default_factory=dict)
     # Export folders a reindex may read (dev mode only; default the data dir).
     export_root: Path | None = None
+    # MindMesh access (issue #14): a reader's Confluence groups are kept this long (a removal
+    # from a group takes effect within it); every indexed space's permissions are read again
+    # this often, catching what page events missed (Onyx syncs every 30 min too).
+    access_group_ttl_s: float = Field(600.0, ge=0)
+    access_resync_interval_s: float = Field(1800.0, gt=0)
 
-    # Event processing. dispatch_on_accept: the ingress hands each new event to the
-    # orchestrator at once (push); False leaves accepted events in the event log for the
-    # orchestrator's re-drive to pull, which the intake benchmark uses to measure acceptance
-    # alone.
+    # Event processing. dispatch_on_accept: the orchestrator processes each event as soon as
+    # its drainer has moved it from the intake inbox into the event log; False leaves drained
+    # events in the event log for the re-drive to pull, which the intake benchmark uses to
+    # measure acceptance alone.
     dispatch_on_accept: bool = True
     event_lease_s: float = Field(120.0, gt=0)
     redrive_interval_s: float = Field(30.0, gt=0)
+    # Intake by group commit (serve.group_commit): each ingress process gathers accepted
+    # deliveries into batches of at most intake_batch_max (DynamoDB's BatchWriteItem takes 25)
+    # or intake_batch_wait_ms of waiting, with up to intake_flushes_in_flight batches being
+    # written at once, and answers each 202 once its batch is durable in the inbox. BatchWriteItem
+    # costs about 0.07 ms of client CPU per item against 0.38 ms for one PutItem (issue 13).
+    intake_batch_max: int = Field(25, ge=1, le=25)
+    intake_batch_wait_ms: float = Field(2.0, ge=0, le=100)
+    intake_flushes_in_flight: int = Field(4, ge=1, le=64)
+    # The drainer (serve.drainer, in the orchestrator) moves up to drain_batch deliveries a
+    # pass from the inbox to the event log and the audit trail, and looks again after
+    # drain_idle_s when the inbox was empty. process_concurrency events are processed at once,
+    # taken from the tenants in turn (one tenant's burst does not starve the others).
+    drain_batch: int = Field(200, ge=1, le=1000)
+    drain_idle_s: float = Field(0.05, gt=0)
+    process_concurrency: int = Field(4, ge=1, le=256)
+    # Intake first: the orchestrator and the agent replicas lower their own CPU priority by
+    # this much (os.nice), so on a node that also serves HTTP, acknowledging a burst goes
+    # before processing it; the backlog drains once the burst is over. 0 leaves it alone.
+    processing_nice: int = Field(10, ge=0, le=19)
 
     # CareTrack's scheduled sweep (the seed's EventBridge rule, run inside the cluster).
     caretrack_sweep_interval_s: float = Field(900.0, gt=0)
@@ -174,6 +207,28 @@ class Settings(BaseSettings):
     jira_timeout_s: float = Field(20.0, gt=0)
     jira_max_retries: int = Field(4, ge=0)
 
+    # Jira backfill and reconciliation (serve.jira_sync). The backfill pages through
+    # jira_backfill_jql with enhanced search, jira_page_size issues a page (Jira's cap with
+    # fields is 100), and hands the agents jira_apply_batch issues at a time (each agent
+    # writes its state once per batch: fewer, larger writes; a 10,000-issue backfill ran at
+    # 191 issues/s with 250 a batch and 383-444 with 1000, benchmarks/backfill_bench.py,
+    # CareTrack's whole mirror being read and written per batch). The sweep asks each tenant, on
+    # its own schedule every jira_sync_interval_s (times 1 ± jira_sync_jitter), for issues
+    # updated since its last sweep began, minus jira_sync_overlap_s. Field ids are re-read from
+    # /rest/api/3/field when older than jira_fields_refresh_s; jira_fields overrides them per
+    # tenant ({"acme": {"storyPoints": "customfield_10028"}}; roles: storyPoints, sprint,
+    # epicLink, startDate, dueDate, team).
+    jira_backfill_jql: str = Field(
+        "statusCategory != Done OR updated >= -90d ORDER BY created ASC", min_length=1,
+        max_length=2000)
+    jira_page_size: int = Field(100, ge=1, le=100)
+    jira_apply_batch: int = Field(1000, ge=1, le=10_000)
+    jira_sync_interval_s: float = Field(3600.0, gt=0)
+    jira_sync_jitter: float = Field(0.1, ge=0, lt=1)
+    jira_sync_overlap_s: float = Field(900.0, ge=0)
+    jira_fields_refresh_s: float = Field(86_400.0, gt=0)
+    jira_fields: dict[str, dict[str, str]] = Field(default_factory=dict)
+
     @field_validator("data_dir", "forge_jwks_file", "model_cache_dir", "export_root")
     @classmethod
     def _absolute(cls, value: Path | None) -> Path | None:
@@ -188,6 +243,22 @@ class Settings(BaseSettings):
                 raise ValueError(f"invalid tenant id {tenant!r} in confluence_sites")
             if not site.startswith("https://"):
                 raise ValueError(f"confluence_sites[{tenant!r}] must be an https URL")
+        return value
+
+    @field_validator("jira_fields")
+    @classmethod
+    def _fields_valid(cls, value: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+        roles = {"storyPoints", "sprint", "epicLink", "startDate", "dueDate", "team"}
+        for tenant, fields in value.items():
+            if not TENANT_RE.match(tenant):
+                raise ValueError(f"invalid tenant id {tenant!r} in jira_fields")
+            for role, fid in fields.items():
+                if role not in roles:
+                    raise ValueError(f"jira_fields[{tenant!r}]: unknown role {role!r}; "
+                                     f"roles: {', '.join(sorted(roles))}")
+                if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]{0,63}", fid):
+                    raise ValueError(f"jira_fields[{tenant!r}][{role!r}]: {fid!r} is not a "
+                                     "field id (e.g. customfield_10016)")
         return value
 
     @field_validator("jira_webhook_secrets")

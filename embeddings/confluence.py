@@ -41,6 +41,7 @@ _PAGE_ID = re.compile(r"^[0-9]{1,20}$")
 _SPACE_KEY = re.compile(r"^~?[A-Za-z0-9][A-Za-z0-9_.:-]{0,254}$")
 _SPACE_IN_WEBUI = re.compile(r"/spaces/([^/?#]+)/")
 _V1_EXPAND = "body.storage,version,space"
+ACCESS_FILE = "permissions.json"  # an export folder's access (embeddings.confluence_access)
 
 
 # --- errors ----------------------------------------------------------------------------------
@@ -289,6 +290,27 @@ class ConfluenceClient:
         key = await self._space_key(space_id, what) if space_id else None
         return _to_page(data, space_key=key, site=self._site, where=what)
 
+    # for other readers of the same site (embeddings.confluence_access): one connection, the
+    # same credentials, retries and error translation
+
+    def url(self, path: str) -> str:
+        """The site's URL of ``path`` (``/wiki/...``)."""
+        return self._base + path
+
+    async def get_json(self, url: str, params: dict[str, str | int] | None,
+                       what: str) -> tuple[dict[str, Any], httpx.Response]:
+        """GET with this client's retries; errors as ``ConfluenceError`` naming ``what``."""
+        return await self._get(url, params, what)
+
+    def next_link(self, data: dict[str, Any], response: httpx.Response, what: str) -> str | None:
+        """The next page of a listing (v1 or v2 style), on this site only; None at the end."""
+        return self._next_link(data, response, what)
+
+    async def space_id(self, space_key: str) -> str:
+        """The space's id (v2), from what this client already resolved when it can."""
+        known = [i for i, k in self._space_keys.items() if k == space_key]
+        return known[0] if known else await self._space_id(space_key)
+
     # space ids (v2 addresses spaces by id)
 
     async def _space_id(self, space_key: str) -> str:
@@ -434,7 +456,8 @@ class FolderSource:
     - ``<root>/<page_id>/page.v2.json``: a v2 page, as from
       ``GET /wiki/api/v2/pages/{id}?body-format=storage``;
     - ``<root>/<page_id>/page.xhtml``: the storage body, when the JSON does not carry it;
-    - ``<root>/*.json``: loose v1 or v2 page objects.
+    - ``<root>/*.json``: loose v1 or v2 page objects (but ``permissions.json``: who may read
+      the pages, ``embeddings.confluence_access``).
 
     A page folder needs one of the JSON files; fields one lacks (v1 without ``expand=version``
     has no version) are taken from the other. The space key comes from the v1 object or the
@@ -483,7 +506,7 @@ class FolderSource:
         return sorted(
             path
             for path in self._root.iterdir()
-            if (path.is_file() and path.suffix == ".json")
+            if (path.is_file() and path.suffix == ".json" and path.name != ACCESS_FILE)
             or any((path / name).is_file() for name in ("page.v1.json", "page.v2.json"))
         )
 

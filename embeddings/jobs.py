@@ -3,7 +3,9 @@
 Keys sort after "~" so they never show up as an agent's state:
 - ``~reindex#<job id>``: one job's progress (``ReindexProgress``);
 - ``~pages#<space>``: the page versions already in the tenant's index for that space, and the
-  source the space was last indexed from (page events fetch single pages from it).
+  source the space was last indexed from (page events fetch single pages from it);
+- ``~site``: the tenant's indexed spaces and the source last used, where a reader's groups are
+  read from and what the access resync walks.
 """
 
 from __future__ import annotations
@@ -16,6 +18,11 @@ from pydantic.alias_generators import to_camel
 
 from store.errors import VersionConflict
 from store.state import StateStore
+
+# Tenants with indexed spaces, kept under a reserved tenant id: TENANT_RE requires a tenant to
+# start with a letter or digit, so "~" can never be a real one (as agents.caretrack does).
+SITES_TENANT = "~clinisight"
+SITES_KEY = "~mindmesh#sites"
 
 
 def now() -> str:
@@ -37,6 +44,8 @@ class ReindexProgress(BaseModel):
     removed: int = 0
     chunks: int = 0
     failures: list[dict[str, str]] = Field(default_factory=list)
+    access_changed: int = 0  # pages pointed at another access expression
+    access_error: str | None = None  # the space's access was unreadable: its pages deny
     # Wall seconds by stage (listing, chunking, waiting for embeddings, upserts, snapshots,
     # bookkeeping): where a job's time went.
     stages: dict[str, float] = Field(default_factory=dict)
@@ -53,6 +62,13 @@ class SpaceIndexState(BaseModel):
 
     source: str | None = None
     pages: dict[str, int] = Field(default_factory=dict)
+
+
+class SiteState(BaseModel):
+    """The tenant's indexed spaces (key → source) and the source of its latest reindex."""
+
+    source: str | None = None
+    spaces: dict[str, str] = Field(default_factory=dict)
 
 
 class JobStore:
@@ -93,3 +109,25 @@ class JobStore:
             return st.model_dump(mode="json")
 
         await self._update(tenant, f"~pages#{space}", change)
+
+    async def site(self, tenant: str) -> SiteState:
+        rec = await self.state.get(tenant, "~site")
+        return SiteState.model_validate(rec.data) if rec else SiteState()
+
+    async def record_site(self, tenant: str, space: str, source: str) -> None:
+        def change(data: dict[str, Any]) -> dict[str, Any]:
+            st = SiteState.model_validate(data) if data else SiteState()
+            st.source = source
+            st.spaces[space] = source
+            return st.model_dump(mode="json")
+
+        def listed(data: dict[str, Any]) -> dict[str, Any]:
+            return {"tenants": sorted({*data.get("tenants", []), tenant})}
+
+        await self._update(tenant, "~site", change)
+        await self._update(SITES_TENANT, SITES_KEY, listed)
+
+    async def site_tenants(self) -> list[str]:
+        """Every tenant with an indexed space (what the access resync walks)."""
+        rec = await self.state.get(SITES_TENANT, SITES_KEY)
+        return list(rec.data.get("tenants", [])) if rec else []

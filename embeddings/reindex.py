@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 from pydantic import SecretStr
 
+from embeddings.access_sync import space_exprs
 from embeddings.chunking import ConfluencePage, chunk_page
 from embeddings.confluence import (
     ApiTokenAuth,
@@ -29,6 +30,7 @@ from embeddings.confluence import (
     OAuthTokenAuth,
     PageSource,
 )
+from embeddings.confluence_access import AccessSource
 from embeddings.egress import SourcePolicy, check_folder, check_url
 from embeddings.jobs import JobStore, ReindexProgress, now
 from embeddings.reindex_sink import DurableSink, IndexWriter, PageAssembler, StageClock, fail
@@ -130,7 +132,11 @@ async def reindex_space(
     chunking: ChunkingOptions = ChunkingOptions(),
     snapshots: SnapshotPolicy | None = None,
     on_progress: Callable[[ReindexProgress], Awaitable[None]] | None = None,
+    access: AccessSource | None = None,
 ) -> ReindexProgress:
+    """Index the space's changed pages, drop its vanished ones, and point every page it saw at
+    its current access expression (``access``; without it pages have no access record and
+    nobody reads them)."""
     tenant, space = progress.tenant, progress.space
     clock = StageClock(progress.stages)
     known = (await jobs.space(tenant, space)).pages
@@ -152,6 +158,13 @@ async def reindex_space(
             else:
                 todo.append(page)
     await report()
+
+    # 1b. Who may read each page: set before any new chunk goes in, for every page seen (an
+    #     unchanged page whose restrictions changed is re-pointed, not re-embedded).
+    if access is not None:
+        with clock("access"):
+            exprs, progress.access_error = await space_exprs(access, space, sorted(seen))
+            progress.access_changed = await writer.set_access(tenant, exprs)
 
     # 2. Text, redaction and chunks, page by page; a page that fails is reported, not fatal.
     pages = PageAssembler()
@@ -179,6 +192,9 @@ async def reindex_space(
                 batch = await asyncio.to_thread(next, iterator, None)
     await sink.write(pages.ready())  # pages without chunks (empty bodies)
     await sink.make_durable("final_snapshot")
+    if progress.access_changed and not todo:
+        with clock("final_snapshot"):  # re-pointed only: nothing else made a snapshot
+            await writer.snapshot(tenant)
 
     # 4. Pages gone from the space leave the index.
     gone = sorted(set(known) - seen)
@@ -191,6 +207,8 @@ async def reindex_space(
             await jobs.record_pages(tenant, space, {}, gone, progress.source)
         elif progress.source is not None:
             await jobs.record_pages(tenant, space, {}, [], progress.source)
+        if progress.source is not None:
+            await jobs.record_site(tenant, space, progress.source)
     progress.status = "succeeded"
     progress.finished_at = now()
     await report()

@@ -16,6 +16,7 @@ from typing import Protocol
 
 import numpy as np
 
+from embeddings.access import Expr
 from embeddings.chunking import Chunk, ConfluencePage
 from embeddings.jobs import JobStore, ReindexProgress
 from embeddings.snapshot_policy import SnapshotPolicy
@@ -37,6 +38,11 @@ class IndexWriter(Protocol):
         ...
 
     async def delete_page(self, tenant: str, page_id: str) -> None: ...
+
+    async def set_access(self, tenant: str, pages: dict[str, Expr]) -> int:
+        """Point each page at its access expression (``embeddings.access``), without
+        re-embedding; answer how many pages changed."""
+        ...
 
     async def snapshot(self, tenant: str) -> dict[str, int]:
         """Snapshot the shard if it changed; answer the page versions the snapshot holds."""

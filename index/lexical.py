@@ -95,6 +95,12 @@ class LexicalIndex:
         self._order: list[str] = []  # document position in the built index -> chunk id
         self._rank = np.zeros(0, dtype=np.int64)  # document position -> rank of its chunk id
         self._masks: dict[str, np.ndarray] = {}  # space key -> bool mask over documents
+        # Access labels (``index.shard``: the page's access expression id) per chunk, and per
+        # document position as small ints, rebuilt lazily after a build or a relabel: a
+        # permission change relabels without re-tokenizing or rebuilding BM25.
+        self._label: dict[str, str] = {}  # chunk id -> label
+        self._label_codes: dict[str, int] = {}
+        self._doc_label: np.ndarray | None = None
         self._dirty = False
         self._postings = 0  # tokens kept, all chunks together
 
@@ -106,14 +112,16 @@ class LexicalIndex:
         """Whether the next search rebuilds the index."""
         return self._dirty
 
-    def upsert_page(self, page_id: str, chunks: Sequence[Chunk]) -> None:
-        """Replace every chunk of ``page_id`` with ``chunks`` (none: the page is removed)."""
+    def upsert_page(self, page_id: str, chunks: Sequence[Chunk], label: str = "") -> None:
+        """Replace every chunk of ``page_id`` with ``chunks`` (none: the page is removed);
+        ``label`` is the page's access label (``search``'s ``labels``)."""
         self.delete_page(page_id)
         for chunk in chunks:
             # Interned: a corpus repeats the same few thousand words in every chunk.
             tokens = [sys.intern(t) for t in tokenize(chunk.embed_text)]
             self._tokens[chunk.chunk_id] = tokens
             self._space[chunk.chunk_id] = chunk.space_key
+            self._label[chunk.chunk_id] = label
             self._postings += len(tokens)
         if chunks:
             self._by_page[page_id] = [c.chunk_id for c in chunks]
@@ -123,7 +131,14 @@ class LexicalIndex:
         for chunk_id in self._by_page.pop(page_id, []):
             self._postings -= len(self._tokens.pop(chunk_id))
             del self._space[chunk_id]
+            del self._label[chunk_id]
             self._dirty = True
+
+    def relabel(self, page_id: str, label: str) -> None:
+        """Give the page's chunks another access label; no re-tokenizing, no rebuild."""
+        for chunk_id in self._by_page.get(page_id, []):
+            self._label[chunk_id] = label
+        self._doc_label = None
 
     def rebuild(self) -> None:
         """Build the BM25 index from the kept tokens now (``search`` does it when dirty)."""
@@ -131,6 +146,7 @@ class LexicalIndex:
         self._rank = np.empty(len(self._order), dtype=np.int64)
         self._rank[np.argsort(np.array(self._order, dtype=object))] = np.arange(len(self._order))
         self._masks = {}
+        self._doc_label = None
         self._bm25 = None
         self._postings_of = None
         if self._order:
@@ -140,13 +156,16 @@ class LexicalIndex:
             self._postings_of = _Postings(bm25.scores, self._rank)
         self._dirty = False
 
-    def search(self, query: str, k: int, space: str | None = None) -> list[tuple[str, float]]:
-        """The ``k`` best chunks for ``query`` (only those of ``space`` when given), best first.
+    def search(self, query: str, k: int, space: str | None = None,
+               labels: frozenset[str] | None = None) -> list[tuple[str, float]]:
+        """The ``k`` best chunks for ``query`` (only those of ``space`` when given, and only
+        those whose access label is in ``labels`` when given), best first.
 
         Chunks sharing no term with the query are not returned, so fewer than ``k`` may come
-        back. The space filter applies to every document before the top ``k`` are cut, so a
-        small space is never crowded out by others. Ties go to the lower chunk id, so the
-        result never depends on where a document sits in the index.
+        back. Both filters apply to every document (a mask inside the kernel) before the top
+        ``k`` are cut, so a small space or a reader's few pages are never crowded out by
+        others. Ties go to the lower chunk id, so the result never depends on where a document
+        sits in the index.
         """
         if self._dirty:
             self.rebuild()
@@ -159,7 +178,26 @@ class LexicalIndex:
         if terms.size == 0:
             return []
         mask = self._mask(space) if space is not None else None
+        if labels is not None:
+            allowed = self._label_mask(labels)
+            mask = allowed if mask is None else mask & allowed
+            if not mask.any():
+                return []
         return self._ranked(*self._postings_of.top(terms, k, mask))
+
+    def _label_mask(self, labels: frozenset[str]) -> np.ndarray:
+        if self._doc_label is None:
+            codes: dict[str, int] = {}
+            self._doc_label = np.fromiter(
+                (codes.setdefault(self._label[c], len(codes)) for c in self._order),
+                dtype=np.int32, count=len(self._order))
+            self._label_codes = codes
+        wanted = np.zeros(len(self._label_codes), dtype=bool)
+        for label in labels:
+            code = self._label_codes.get(label)
+            if code is not None:
+                wanted[code] = True
+        return wanted[self._doc_label] if len(wanted) else np.zeros(0, dtype=bool)
 
     def _mask(self, space: str) -> np.ndarray:
         mask = self._masks.get(space)

@@ -18,7 +18,8 @@ snapshot just written), and another serializes snapshots. CPU-bound shard work r
 threads; the shard's own lock makes that safe.
 
 The manager has the shape of ``embeddings.reindex.IndexWriter`` (``upsert_page``,
-``upsert_pages``, ``delete_page``, ``snapshot``), so a reindex job can write through it.
+``upsert_pages``, ``delete_page``, ``set_access``, ``snapshot``), so a reindex job can write
+through it.
 """
 
 from __future__ import annotations
@@ -33,7 +34,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+import metrics
 from config.settings import TENANT_RE, Settings
+from embeddings.access import Expr
 from embeddings.chunking import Chunk
 from index.shard import SearchHit, ShardConfig, TenantShard
 from index.snapshot import SnapshotManifest, SnapshotStore
@@ -75,16 +78,26 @@ class ShardManager:
     # -- the tenant-facing calls ----------------------------------------------------------------
 
     async def search(self, tenant: str, query_vec: np.ndarray, query_text: str, k: int = 10,
-                     space: str | None = None) -> list[SearchHit]:
+                     space: str | None = None, reader: frozenset[str] | None = None
+                     ) -> list[SearchHit]:
         """``TenantShard.search`` on ``tenant``'s shard."""
         async with self._use(tenant) as slot:
-            return await asyncio.to_thread(slot.shard.search, query_vec, query_text, k, space)
+            with metrics.timed("clinisight_search_seconds", mode=slot.shard.index_kind):
+                return await asyncio.to_thread(slot.shard.search, query_vec, query_text, k,
+                                               space, reader)
 
     async def search_many(self, tenant: str, query_vecs: np.ndarray, query_texts: Sequence[str],
-                          k: int = 10, space: str | None = None) -> list[list[SearchHit]]:
+                          k: int = 10, space: str | None = None,
+                          reader: frozenset[str] | None = None) -> list[list[SearchHit]]:
         async with self._use(tenant) as slot:
-            return await asyncio.to_thread(slot.shard.search_many, query_vecs, query_texts, k,
-                                           space)
+            with metrics.timed("clinisight_search_seconds", mode=slot.shard.index_kind):
+                return await asyncio.to_thread(slot.shard.search_many, query_vecs,
+                                               query_texts, k, space, reader)
+
+    async def set_access(self, tenant: str, pages: dict[str, Expr]) -> int:
+        """``TenantShard.set_access``: re-point pages at access expressions; how many moved."""
+        async with self._use(tenant, grows=True) as slot:
+            return await asyncio.to_thread(slot.shard.set_access, pages)
 
     async def upsert_page(self, tenant: str, page_id: str, chunks: Sequence[Chunk],
                           vectors: np.ndarray) -> None:

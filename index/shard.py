@@ -15,6 +15,16 @@ tombstone: it leaves the chunk maps at once and every search excludes it with an
 when tombstones pass ``compact_ratio`` of the graph it is rebuilt from the live vectors (and its
 recall measured again). The exact index removes for real (``remove_ids``, linear in its size).
 
+Access: each page points to an access expression id (``embeddings.access``); the expressions
+live here once each (a space has few distinct ones). ``set_access`` re-points pages without
+touching their vectors, and snapshots carry both. A search for a reader (their tokens) first
+resolves the ids whose expressions the reader satisfies, then searches only those pages' chunks:
+in FAISS through the same id-set machinery as the space filter (exact scoring over the allowed
+vectors when they are at most ``exact_subset_max``, an ``IDSelectorBatch`` otherwise), in BM25
+through a mask. Nothing is cut to the top ``n`` before the filter, and every hit is checked again
+against its page's expression before it is returned. A page without an access record is read by
+nobody; a search without a reader (benchmarks, tests of ranking) is unfiltered.
+
 Filters: a space filter is applied inside FAISS with an ``IDSelectorBatch`` of that space's ids,
 so the best ``n`` of the space come back however small it is, not the space's share of a global
 top ``n``. In HNSW mode a space of at most ``exact_subset_max`` vectors is instead scored exactly
@@ -47,7 +57,9 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict
 
 from config.settings import TENANT_RE
+from embeddings.access import Expr
 from embeddings.chunking import Chunk
+from index.access_table import AccessTable, Filter, FilterCache, subset_search
 from index.hybrid import fuse
 from index.lexical import LexicalIndex
 
@@ -141,6 +153,8 @@ class TenantShard:
         self._space_arrays: dict[str, np.ndarray] = {}
         self._tombstones: set[int] = set()
         self._tomb_sel: tuple[Any, Any] | None = None
+        self._access = AccessTable()
+        self._filters = FilterCache()
         self._lexical = LexicalIndex()
         self._meta_bytes = 0
         self._recent: deque[np.ndarray] = deque(maxlen=self.config.recent_queries)
@@ -165,6 +179,16 @@ class TenantShard:
         """Every indexed page with the version its chunks came from."""
         with self._lock:
             return {p: self._chunks[ids[0]].version for p, ids in self._pages.items()}
+
+    def access_of(self, page_id: str) -> str | None:
+        """The access expression id the page points to (None: no record, nobody reads it)."""
+        with self._lock:
+            return self._access.of(page_id)
+
+    def access_exprs(self) -> dict[str, Expr]:
+        """Every access expression pages point to, by id."""
+        with self._lock:
+            return self._access.in_use()
 
     def get(self, chunk_id: str) -> Chunk | None:
         with self._lock:
@@ -210,20 +234,39 @@ class TenantShard:
                 self._space_arrays.pop(chunk.space_key, None)
             if chunks:
                 self._pages[page_id] = new.tolist()
-            self._lexical.upsert_page(page_id, chunks)
+            access = self._access.add_ids(page_id, new.tolist())
+            self._lexical.upsert_page(page_id, chunks, access or "")
             self.generation += 1
             self._maintain()
 
     def delete_page(self, page_id: str) -> None:
-        """Remove every chunk of ``page_id``; unknown pages are ignored."""
+        """Remove every chunk of ``page_id`` and its access record; unknown pages are ignored."""
         with self._lock:
-            if page_id not in self._pages:
-                return
-            self._threads()
-            self._forget(page_id, self._pages[page_id])
-            self._lexical.delete_page(page_id)
-            self.generation += 1
-            self._maintain()
+            if page_id in self._pages:
+                self._threads()
+                self._forget(page_id, self._pages[page_id])  # reads the page's access id
+                self._lexical.delete_page(page_id)
+                self._access.drop(page_id)
+                self.generation += 1
+                self._maintain()
+            elif self._access.drop(page_id):
+                self.generation += 1
+
+    def set_access(self, pages: dict[str, Expr]) -> int:
+        """Point each page (indexed or about to be) at its access expression; answer how many
+        pages changed. Vectors and BM25 postings are untouched: only the id beside them moves."""
+        moved = 0
+        with self._lock:
+            for page_id, expr in pages.items():
+                ids = self._pages.get(page_id, [])
+                if not self._access.point(page_id, expr, ids):
+                    continue
+                moved += 1
+                if ids:
+                    self._lexical.relabel(page_id, self._access.of(page_id) or "")
+            if moved:
+                self.generation += 1
+        return moved
 
     def _check_page(self, page_id: str, chunks: list[Chunk], vectors: np.ndarray) -> np.ndarray:
         vecs = np.ascontiguousarray(vectors, dtype=np.float32)
@@ -259,6 +302,7 @@ class TenantShard:
         else:
             self._tombstones.update(ids)
             self._tomb_sel = None
+        self._access.remove_ids(page_id, ids)
         for i in ids:
             chunk = self._chunks.pop(i)
             del self._ids[chunk.chunk_id]
@@ -270,16 +314,20 @@ class TenantShard:
     # -- searching --------------------------------------------------------------------------
 
     def search(self, query_vec: np.ndarray, query_text: str, k: int = 10,
-               space: str | None = None) -> list[SearchHit]:
+               space: str | None = None, reader: frozenset[str] | None = None
+               ) -> list[SearchHit]:
         """The ``k`` best chunks for a query: dense and lexical top-``candidate_depth`` fused.
 
-        ``space`` restricts both sides to one Confluence space, before either is cut.
+        ``space`` restricts both sides to one Confluence space, and ``reader`` (the tokens of
+        ``embeddings.access.reader_tokens``) to the pages that reader may read, before either
+        side is cut.
         """
         q = np.asarray(query_vec, dtype=np.float32).reshape(1, -1)
-        return self.search_many(q, [query_text], k, space)[0]
+        return self.search_many(q, [query_text], k, space, reader)[0]
 
     def search_many(self, query_vecs: np.ndarray, query_texts: Sequence[str], k: int = 10,
-                    space: str | None = None) -> list[list[SearchHit]]:
+                    space: str | None = None, reader: frozenset[str] | None = None
+                    ) -> list[list[SearchHit]]:
         """``search`` for a batch of queries: one FAISS call for all their vectors."""
         q = np.ascontiguousarray(query_vecs, dtype=np.float32)
         if q.ndim != 2 or q.shape[1] != self.config.dim or q.shape[0] != len(query_texts):
@@ -289,21 +337,57 @@ class TenantShard:
         with self._lock:
             self._threads()
             self._recent.extend(q.copy())
-            dense = self._dense(q, depth, space)
+            allowed = self._allowed(reader)
+            if allowed is not None and not allowed:
+                return [[] for _ in query_texts]
+            dense = self._dense(q, depth, self._filtered(space, allowed))
             out = []
             for ranked, text in zip(dense, query_texts, strict=True):
-                lexical = self._lexical.search(text, depth, space) if text else []
-                out.append(self._hits(ranked, lexical, k))
+                lexical = self._lexical.search(text, depth, space, allowed) if text else []
+                hits = self._hits(ranked, lexical, k)
+                if reader is not None:  # checked again, from the page's own expression
+                    hits = [h for h in hits if self._access.readable(h.chunk.page_id, reader)]
+                out.append(hits)
             return out
 
-    def dense_search(self, query_vecs: np.ndarray, n: int,
-                     space: str | None = None) -> list[list[tuple[str, float]]]:
+    def _allowed(self, reader: frozenset[str] | None) -> frozenset[str] | None:
+        """The access ids whose expressions ``reader`` satisfies; None when nothing needs
+        filtering (no reader, or one who may read every chunk: searched as unfiltered, and as
+        fast)."""
+        return self._access.allowed(reader, len(self._chunks)) if reader is not None else None
+
+    def _filtered(self, space: str | None, allowed: frozenset[str] | None) -> Filter | None:
+        """The int ids a search may return, or None for all of them (kept: ``FilterCache``)."""
+        if allowed is None and space is None:
+            return None
+        key = (self.generation, space, allowed)
+        hit = self._filters.get(key)
+        if hit is not None:
+            return hit
+        if allowed is None:
+            members = self._space_ids(space) if space is not None else np.zeros(0, np.int64)
+        else:
+            members = self._access.members(allowed)
+            if space is not None:
+                members = np.intersect1d(members, self._space_ids(space), assume_unique=True)
+        return self._filters.put(key, Filter(members))
+
+    def dense_search(self, query_vecs: np.ndarray, n: int, space: str | None = None,
+                     reader: frozenset[str] | None = None) -> list[list[tuple[str, float]]]:
         """Dense candidates only, (chunk id, cosine) best first: for benchmarks and debugging."""
         q = np.ascontiguousarray(query_vecs, dtype=np.float32).reshape(-1, self.config.dim)
         with self._lock:
             self._threads()
+            allowed = self._allowed(reader)
             return [[(self._chunks[i].chunk_id, s) for i, s in r]
-                    for r in self._dense(q, n, space)]
+                    for r in self._dense(q, n, self._filtered(space, allowed))]
+
+    def lexical_search(self, query_text: str, n: int, space: str | None = None,
+                       reader: frozenset[str] | None = None) -> list[tuple[str, float]]:
+        """Lexical candidates only, (chunk id, BM25) best first: for benchmarks and debugging."""
+        with self._lock:
+            allowed = self._allowed(reader)
+            return self._lexical.search(query_text, n, space, allowed)
 
     def _hits(self, dense: list[tuple[int, float]], lexical: list[tuple[str, float]],
               k: int) -> list[SearchHit]:
@@ -316,8 +400,13 @@ class TenantShard:
             for cid, score in fuse(dense_ids, lexical, k=k)
         ]
 
-    def _dense(self, q: np.ndarray, n: int, space: str | None) -> list[list[tuple[int, float]]]:
-        """Top ``n`` (int id, score) per query row; tombstones and other spaces excluded."""
+    def _dense(self, q: np.ndarray, n: int,
+               only: Filter | None) -> list[list[tuple[int, float]]]:
+        """Top ``n`` (int id, score) per query row among ``only`` (None: all live ids).
+
+        Few members are scored exactly over just their vectors, in either mode: cheaper than a
+        full scan behind a selector, and exact where a filtered HNSW walk loses recall.
+        """
         empty: list[list[tuple[int, float]]] = [[] for _ in range(len(q))]
         if not self._chunks or n <= 0:
             return empty
@@ -325,14 +414,18 @@ class TenantShard:
         sel: Any = None
         batch: Any = None  # FAISS keeps raw pointers to selectors: they must outlive the call
         ef = self._ef() if hnsw else None
-        if space is not None:
-            members = self._space_ids(space)
+        if only is not None:
+            members = only.members
             if members.size == 0:
                 return empty
             n = min(n, int(members.size))
-            if hnsw and members.size <= self.config.exact_subset_max:
-                return self._subset_search(q, members, n)
-            batch = sel = _faiss.IDSelectorBatch(members)
+            if members.size <= self.config.exact_subset_max:
+                if only.vecs is None:
+                    only.vecs = self._index.reconstruct_batch(members)
+                return subset_search(q, members, only.vecs, n)
+            if only.batch is None:
+                only.batch = _faiss.IDSelectorBatch(members)
+            batch = sel = only.batch
             if hnsw:
                 if self._tombstones:
                     sel = _faiss.IDSelectorAnd(batch, self._tombstone_selector())
@@ -346,17 +439,6 @@ class TenantShard:
         scores, ids = self._index.search(q, n, params=_params(ef, sel))
         return [[(int(i), float(s)) for i, s in zip(row_i, row_s, strict=True) if i >= 0]
                 for row_i, row_s in zip(ids, scores, strict=True)]
-
-    def _subset_search(self, q: np.ndarray, members: np.ndarray,
-                       n: int) -> list[list[tuple[int, float]]]:
-        vecs = self._index.reconstruct_batch(members)
-        scores = q @ vecs.T
-        out = []
-        for row in scores:
-            top = np.argpartition(-row, n - 1)[:n] if n < row.size else np.arange(row.size)
-            top = top[np.lexsort((members[top], -row[top]))]
-            out.append([(int(members[t]), float(row[t])) for t in top])
-        return out
 
     def _space_ids(self, space: str) -> np.ndarray:
         arr = self._space_arrays.get(space)
@@ -501,6 +583,9 @@ class TenantShard:
                 "tombstones": sorted(self._tombstones),
                 # Insertion order is kept: the lexical index is rebuilt in the same order.
                 "chunks": [[i, c.model_dump(mode="json")] for i, c in self._chunks.items()],
+                # Absent from snapshots written before access existed: their pages are then
+                # read by nobody until a reindex or an access resync points them somewhere.
+                "access": self._access.dump(),
             }
             meta_bytes = json.dumps(meta, ensure_ascii=False, separators=(",", ":")).encode()
             index_bytes = faiss.serialize_index(self._index)
@@ -546,6 +631,7 @@ class TenantShard:
         self._next_attempt = meta["nextAttempt"]
         self._status = _ApproxStatus(**meta["status"])
         self._tombstones = set(meta["tombstones"])
+        self._access.restore(meta.get("access"))
         by_page: dict[str, list[Chunk]] = {}
         for i, raw in meta["chunks"]:
             chunk = Chunk.model_validate(raw)
@@ -555,8 +641,9 @@ class TenantShard:
             self._spaces.setdefault(chunk.space_key, set()).add(i)
             self._meta_bytes += _chunk_bytes(chunk)
             by_page.setdefault(chunk.page_id, []).append(chunk)
+            self._access.add_ids(chunk.page_id, [i])
         for page_id, chunks in by_page.items():
-            self._lexical.upsert_page(page_id, chunks)
+            self._lexical.upsert_page(page_id, chunks, self._access.of(page_id) or "")
 
 
 def _params(ef: int | None, sel: Any) -> Any:

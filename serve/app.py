@@ -14,6 +14,7 @@ from agents.registry import AGENTS
 from config.settings import Settings
 from serve.agent_server import AgentServer
 from serve.ingress import Ingress
+from serve.jira_sync_server import JiraSyncServer
 from serve.mindmesh import EmbedderServer, MindMeshServer
 from serve.orchestrator import Orchestrator
 from serve.sweeper import Sweeper
@@ -37,10 +38,14 @@ def build_app(settings: Settings) -> Application:
     orchestrator = _d(Orchestrator).bind(settings, agents)
     # CareTrack's scheduled sweep; the ingress holds every agent for POST …/agents/{a}/run.
     sweeper = _d(Sweeper).bind(settings, agents["CareTrack"])
+    # Jira backfills and the reconciliation sweep hand issue batches to the mirror agents.
+    jira_sync = _d(JiraSyncServer).bind(
+        settings, {name: agents[name] for name in ("CareTrack", "DealFlow", "RoadmapSmith")})
     ingress = _d(Ingress)
     if settings.ingress_replicas != 1:  # left unset otherwise, as `serve build` writes it
         ingress = ingress.options(num_replicas=settings.ingress_replicas)
-    return ingress.bind(settings, orchestrator, {**agents, "Sweeper": sweeper})
+    return ingress.bind(settings, orchestrator,
+                        {**agents, "Sweeper": sweeper, "JiraSync": jira_sync})
 
 
 def __getattr__(name: str) -> Application:

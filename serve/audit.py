@@ -13,7 +13,11 @@ Two pieces, both in this one module:
   (the request path, plus the event or job id the response names), request id, outcome. So no
   caller sees tenant data whose access is not recorded. If the append fails, the answer becomes
   a 503 and the failure is logged; an event already recorded is then redelivered by Forge and
-  audited as a duplicate. Rate-limited (429) and unauthenticated (401) requests are not written
+  audited as a duplicate. An accepted event delivery is the exception that keeps the entry
+  durable before the answer too: its entry (``deferred_entry``) is written in the same inbox
+  batch as the delivery and appended to the chain by the drainer, in per-tenant blocks, so
+  the trail costs one write per block instead of one per request (``defer`` tells this
+  middleware). Rate-limited (429) and unauthenticated (401) requests are not written
   to the audit table: a flood of them must not become a flood of writes. They are logged.
 
 Every route is covered without a line in its handler: a route missing from ``ACTIONS`` is
@@ -29,11 +33,13 @@ import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import sentry_sdk
 from fastapi import Request
 
+import metrics
 from config.settings import Settings
 from serve.auth import Principal
 from serve.errors import HttpError
@@ -53,6 +59,7 @@ REQUEST_ID_HEADER = "x-request-id"
 _UNSAFE_ID_CHARS = re.compile(r"[^A-Za-z0-9._:-]")
 _CALLER = "clinisight_caller"
 _REQUEST_ID = "clinisight_request_id"
+_DEFERRED = "clinisight_audit_deferred"
 # Response bodies up to this size are read for the id of what they created (eventId, jobId).
 _INSPECT_BYTES = 64 * 1024
 
@@ -101,7 +108,14 @@ def install_guard(settings: Settings, client: Any) -> Guard:
         audit=AuditLog(client, settings.table("Audit"), pool, register=anchors.register),
         max_body_bytes=settings.max_body_bytes,
     )
+    metrics.zero("clinisight_audit_appends_total", [{"outcome": "ok"}, {"outcome": "error"}])
     return _guard
+
+
+def caller_of(scope: Scope) -> Principal | None:
+    """The request's authenticated caller, once ``admit`` has run (else None)."""
+    caller: Principal | None = scope.get("state", {}).get(_CALLER)
+    return caller
 
 
 def audit_log() -> AuditLog | None:
@@ -115,12 +129,17 @@ def uninstall_guard() -> None:
     _guard = None
 
 
-def admit(request: Request, caller: Principal) -> None:
-    """The caller is authenticated: remember them for the audit, then apply their limit."""
+def admit(request: Request, caller: Principal, limited: bool = True) -> None:
+    """The caller is authenticated: remember them for the audit, then apply their limit.
+
+    Event deliveries pass ``limited=False``: a 429 to Forge or Jira only delays a delivery
+    and multiplies it (the platform retries), and the platform caps its own rate (Forge: 5,000
+    invocations a minute per installation). Fairness between tenants is applied where the
+    work is, in processing (``serve.drainer``), not at the door."""
     state = request.scope.setdefault("state", {})
     state[_CALLER] = caller
     sentry_sdk.get_isolation_scope().set_tag("tenant", caller.tenant)
-    if _guard is None:
+    if _guard is None or not limited:
         return
     try:
         _guard.limiter.take(caller.tenant)
@@ -128,6 +147,27 @@ def admit(request: Request, caller: Principal) -> None:
         log.warning("rate limited tenant=%s request=%s path=%s", caller.tenant,
                     state.get(_REQUEST_ID), request.url.path)
         raise HttpError(429, str(exc), {"Retry-After": str(exc.retry_after_s)}) from None
+
+
+def deferred_entry(request: Request, caller: Principal, resource: str,
+                   status: int) -> dict[str, Any]:
+    """The audit entry of a request whose answer will be ``status``, to be stored with what the
+    request writes (an event delivery's entry rides in its inbox item, and the drainer appends
+    it to the chain in a block). ``defer`` then tells the middleware it is taken care of."""
+    template = getattr(request.scope.get("route"), "path", None) or request.url.path
+    method = request.method
+    return {"at": datetime.now(UTC).isoformat(timespec="milliseconds"),
+            "actor": caller.account,
+            "action": ACTIONS.get((method, template), f"{method} {template}"),
+            "resource": resource, "requestId": str(request.scope.get("state", {})
+                                                   .get(_REQUEST_ID, "")),
+            "outcome": outcome_of(status), "status": status}
+
+
+def defer(request: Request, status: int) -> None:
+    """The request's audit entry is stored already (``deferred_entry``) for an answer of
+    ``status``; any other answer is still audited by the middleware."""
+    request.scope.setdefault("state", {})[_DEFERRED] = status
 
 
 def _request_id(scope: Scope) -> tuple[str, bool]:
@@ -216,8 +256,9 @@ class AuditMiddleware:
 
     async def _record(self, scope: Scope, status: int, request_id: str,
                       body: bytes | None) -> None:
-        caller: Principal | None = scope.get("state", {}).get(_CALLER)
-        if caller is None or _guard is None or status == 429:
+        state = scope.get("state", {})
+        caller: Principal | None = state.get(_CALLER)
+        if caller is None or _guard is None or status == 429 or state.get(_DEFERRED) == status:
             return
         route = scope.get("route")
         template = getattr(route, "path", None) or str(scope.get("path", ""))

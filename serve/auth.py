@@ -9,6 +9,7 @@ import asyncio
 import hashlib
 import hmac
 import json
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +21,8 @@ import jwt
 from config.settings import TENANT_RE
 
 FIT_ISSUER = "forge/invocation-token"
+# An Atlassian accountId: hex (legacy) or "<digits>:<uuid>"; never an e-mail address.
+ACCOUNT_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9:_-]{0,127}$")
 
 
 class AuthError(Exception):
@@ -32,6 +35,9 @@ class Principal:
     account: str
     via: str  # "forge" or "jira"
     cloud_id: str | None = None  # the Atlassian site the FIT was signed for (context.cloudId)
+    # The person the FIT was issued for (its ``principal``, an accountId); None when the token
+    # carries no user (an app's own call, a product event): such a caller reads no page.
+    user: str | None = None
 
 
 def tenant_from_claims(claims: dict[str, Any]) -> str:
@@ -151,10 +157,13 @@ class FitVerifier:
         except jwt.PyJWTError as exc:
             raise AuthError(f"invalid token: {exc}") from exc
         account = claims.get("principal") or "app"
+        user = claims.get("principal")
         cloud_id = (claims.get("context") or {}).get("cloudId")
         return Principal(tenant=tenant_from_claims(claims), account=str(account), via="forge",
                          cloud_id=cloud_id if isinstance(cloud_id, str)
-                         and TENANT_RE.match(cloud_id) else None)
+                         and TENANT_RE.match(cloud_id) else None,
+                         user=user if isinstance(user, str) and ACCOUNT_ID_RE.match(user)
+                         else None)
 
 
 def verify_jira_signature(

@@ -42,9 +42,13 @@ class Periodic:
         await asyncio.sleep(self.first_delay_s)
         while True:
             try:
-                await self.step()
+                busy = await self.step()
             except Exception as exc:  # one failed pass must not end the loop
                 log.warning("%s pass failed: %s", self.name, type(exc).__name__)
+                busy = False
+            if busy is True:  # a step that found work goes again at once (the drainer)
+                await asyncio.sleep(0)
+                continue
             await asyncio.sleep(self.pause_s())
 
     def pause_s(self) -> float:

@@ -6,8 +6,12 @@
     clinisight event ID [--tenant T]
     clinisight state TENANT AGENT
     clinisight reindex --space KEY [--tenant T] [--source URL|DIR]
-    clinisight ask QUESTION [--tenant T] [--space KEY] [--k N]
-    clinisight token --tenant T [--account A]      (dev mode only)
+    clinisight ask QUESTION [--tenant T] [--space KEY] [--k N] [--principal ACCOUNT_ID]
+                                      answered from the pages that person may read
+    clinisight jira backfill [--tenant T] [--jql Q] [--resume JOB]
+                                      page the tenant's Jira into the agents; waits for it
+    clinisight token --tenant T [--principal ACCOUNT_ID] [--ttl S]   (dev mode only)
+                                      a Forge Invocation Token for that Atlassian user
     clinisight audit list --tenant T [--after N] [--limit N]   the tenant's audit trail
     clinisight audit verify --tenant T [--checkpoint FILE]
                                       check the tenant's audit chain, and against its anchors
@@ -15,6 +19,8 @@
                                       publish audit chain heads now (all tenants without
                                       --tenant) and write a checkpoint file for the auditor
     clinisight phi add-names --tenant T FILE [--csv]   register names always redacted for T
+    clinisight status [--tenant T]    stack health; per tenant: backlog and its oldest event,
+                                      last failures per agent, running reindexes, shard size
 
 Exit status 0 on success, 1 when the command failed (the JSON says why).
 """
@@ -111,6 +117,9 @@ def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
         "pid": proc.pid,
         "seconds": round(time.monotonic() - started, 1),
         "logs": str(logs / "stack.log"),
+        # Where Prometheus scrapes this node: Serve's metrics and the product's (README
+        # "Operating").
+        "metrics": json.loads(pid_file(settings).read_text()).get("metrics"),
         "health": health,
     })
     return 0
@@ -253,20 +262,53 @@ def cmd_reindex(settings: Settings, args: argparse.Namespace) -> int:
     return 0 if progress.get("status") == "succeeded" else 1
 
 
+def _jira_bar(p: dict[str, Any]) -> str:
+    return (f"\r{p.get('status', '?'):9} pages {p.get('pages', 0)} "
+            f"seen {p.get('seen', 0)} applied {p.get('applied', 0)} "
+            f"failed {p.get('failed', 0)} throttled {p.get('throttled', 0)}")
+
+
+def cmd_jira(settings: Settings, args: argparse.Namespace) -> int:
+    """``jira backfill``: start (or resume) a backfill job and follow it to its end."""
+    body = {k: v for k, v in {"jql": args.jql, "resume": args.resume}.items() if v}
+    resp = _request(settings, "POST", f"/v1/tenants/{args.tenant}/jira/backfill", json=body,
+                    headers=_bearer(settings, args.tenant))
+    if resp.status_code != 202:
+        _out(_answer(resp))
+        return 1
+    progress, shown = resp.json(), ""
+    deadline = time.monotonic() + args.timeout
+    while progress.get("status") == "running" and time.monotonic() < deadline:
+        time.sleep(0.5)
+        got = _request(settings, "GET",
+                       f"/v1/tenants/{args.tenant}/jira/backfill/{progress['jobId']}",
+                       headers=_bearer(settings, args.tenant))
+        progress = got.json()
+        line = _jira_bar(progress)
+        if not args.quiet and line != shown:
+            print(line, end="", file=sys.stderr, flush=True)
+            shown = line
+    if not args.quiet:
+        print(file=sys.stderr)
+    _out(progress)
+    return 0 if progress.get("status") == "succeeded" else 1
+
+
 def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
     body: dict[str, Any] = {"question": args.question, "k": args.k}
     if args.space:
         body["space"] = args.space
     resp = _request(settings, "POST", f"/v1/tenants/{args.tenant}/ask", json=body,
-                    headers=_bearer(settings, args.tenant))
+                    headers=_bearer(settings, args.tenant, args.principal))
     _out(_answer(resp))
     return 0 if resp.status_code < 400 else 1
 
 
 def cmd_token(settings: Settings, args: argparse.Namespace) -> int:
     ttl = args.ttl
-    token = mint_fit(ensure_dev_keys(settings), args.tenant, args.account, ttl_s=ttl)
-    _out({"token": token, "tenant": args.tenant, "expiresIn": ttl})
+    token = mint_fit(ensure_dev_keys(settings), args.tenant, args.principal, ttl_s=ttl)
+    _out({"token": token, "tenant": args.tenant, "principal": args.principal or "dev-user",
+          "expiresIn": ttl})
     return 0
 
 
@@ -327,6 +369,46 @@ async def _audit_verify(stores: Stores, args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def _health(settings: Settings) -> dict[str, Any]:
+    try:
+        resp = httpx.get(f"{settings.http_url}/healthz", timeout=15.0)
+        return dict(resp.json())
+    except (httpx.HTTPError, ValueError) as exc:
+        return {"status": "unreachable", "error": f"{type(exc).__name__} at {settings.http_url}"}
+
+
+def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
+    """What an on-call engineer asks first (``serve.status``); exit 1 unless all is well."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    from index.snapshot import SnapshotStore
+    from serve.status import collect
+    from store.dynamo import DynamoTable
+    from store.errors import StoreError
+    from store.factory import open_stores
+
+    running = _running(settings)
+    out: dict[str, Any] = {
+        "health": _health(settings),
+        "stack": None if running is None else
+        {k: running.get(k) for k in ("pid", "url", "metrics", "ready")},
+    }
+    if settings.needs_local_dynamodb:  # the local stack's dynalite
+        settings = settings.model_copy(
+            update={"dynamodb_endpoint": f"http://127.0.0.1:{settings.dynamodb_local_port}"})
+    stores = open_stores(settings, threads=4)
+    snapshots = SnapshotStore(DynamoTable(stores.client, settings.table("Embeddings"),
+                                          ThreadPoolExecutor(2)))
+    try:
+        out["tenants"] = asyncio.run(collect(stores, snapshots, args.tenant))
+    except StoreError as exc:
+        out["tenants"] = None
+        out["error"] = f"DynamoDB unavailable: {type(exc).__name__}"
+    _out(out)
+    return 0 if out["health"].get("status") == "ok" and out["tenants"] is not None else 1
+
+
 def cmd_phi(settings: Settings, args: argparse.Namespace) -> int:
     names = read_names(Path(args.file), True if args.csv else None)
     if not names:
@@ -356,6 +438,9 @@ def parser() -> argparse.ArgumentParser:
     down = sub.add_parser("down", help="stop what `up` started")
     down.add_argument("--timeout", type=float, default=60.0)
     down.set_defaults(fn=cmd_down)
+    status = sub.add_parser("status", help="health, backlog, failures, reindexes, shards")
+    status.add_argument("--tenant", default=None, help="only this tenant")
+    status.set_defaults(fn=cmd_status)
     send = sub.add_parser("send-event", help="sign and post an event file")
     send.add_argument("file")
     send.add_argument("--tenant", default=DEV_TENANT)
@@ -383,10 +468,21 @@ def parser() -> argparse.ArgumentParser:
     ask.add_argument("--tenant", default=DEV_TENANT)
     ask.add_argument("--space")
     ask.add_argument("--k", type=int, default=5)
+    ask.add_argument("--principal", help="the asking person's Atlassian accountId")
     ask.set_defaults(fn=cmd_ask)
+    jira = sub.add_parser("jira", help="Jira backfill (a job); waits for it")
+    jira_sub = jira.add_subparsers(dest="jira_command", required=True)
+    bf = jira_sub.add_parser("backfill", help="page the tenant's Jira issues into the agents")
+    bf.add_argument("--tenant", default=DEV_TENANT)
+    bf.add_argument("--jql", help="which issues (default: open, or changed in 90 days)")
+    bf.add_argument("--resume", help="a failed job's id: go on from its last page")
+    bf.add_argument("--timeout", type=float, default=3600.0)
+    bf.add_argument("--quiet", action="store_true", help="no progress bar on stderr")
+    bf.set_defaults(fn=cmd_jira)
     tok = sub.add_parser("token", help="print a dev-signed Forge Invocation Token")
     tok.add_argument("--tenant", required=True)
-    tok.add_argument("--account")
+    tok.add_argument("--principal", "--account", dest="principal",
+                     help="the user's Atlassian accountId (the FIT principal)")
     tok.add_argument("--ttl", type=int, default=3600)
     tok.set_defaults(fn=cmd_token)
     audit = sub.add_parser("audit", help="list, verify or anchor the audit trail")

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from pydantic import SecretStr
 
 from config.settings import TENANT_RE, Settings
-from serve.auth import FIT_ISSUER
+from serve.auth import ACCOUNT_ID_RE, FIT_ISSUER
 
 DEV_TENANT = "dev"
 
@@ -84,6 +84,9 @@ def mint_fit(
         raise PermissionError("tokens can be minted only in dev mode (stage dev, no JWKS URL)")
     if not TENANT_RE.match(tenant):
         raise ValueError(f"invalid tenant id {tenant!r}: letters, digits and _.:- only")
+    if account is not None and not ACCOUNT_ID_RE.match(account):
+        raise ValueError(f"invalid principal {account!r}: an Atlassian accountId (letters, "
+                         "digits and :_-), never an e-mail address")
     keydir = _dir(settings)
     key = serialization.load_pem_private_key((keydir / "fit-signing-key.pem").read_bytes(), None)
     kid = json.loads((keydir / "jwks.json").read_text())["keys"][0]["kid"]

@@ -2,9 +2,11 @@
 
 AuthError → 401, HttpError → its status, InvalidKey → 422 (an id or key longer than the store
 holds is the caller's input), any other StoreError → 503, KnownNamesNotConfigured → 503,
-DependencyCycle → 422 (naming the cycle), ProposalNotFound → 404, ProposalConflict → 409,
-JiraError → 502; request bodies are parsed with ``parse_json`` (400 not JSON, 422 not an object
-/ nested too deeply) and validated with ``validate`` (422 naming the field).
+DependencyCycle → 422 (naming the cycle), PlanTooLong → 422, ProposalNotFound → 404,
+ProposalConflict → 409, JiraError → 502, NoJiraCredentials → 400, JobNotFound (a Jira job)
+→ 404, JobConflict → 409;
+request bodies are parsed with ``parse_json`` (400 not JSON, 422 not an object / nested too
+deeply) and validated with ``validate`` (422 naming the field).
 """
 
 from __future__ import annotations
@@ -13,15 +15,17 @@ import json
 import logging
 from typing import Any, TypeVar
 
+import orjson
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 
 from agents.jira_client import JiraError
-from agents.roadmapsmith_models import DependencyCycle
+from agents.roadmapsmith_models import DependencyCycle, PlanTooLong
 from agents.tasksmith_writeback import ProposalConflict, ProposalNotFound
 from serve.auth import AuthError
+from serve.jira_sync import JobConflict, JobNotFound, NoJiraCredentials
 from store.errors import InvalidKey, StoreError
 from store.known_names import KnownNamesNotConfigured
 
@@ -62,6 +66,10 @@ def install_handlers(app: FastAPI) -> None:
     async def _cycle(_: Request, exc: DependencyCycle) -> JSONResponse:
         return JSONResponse({"detail": str(exc), "cycle": exc.cycle}, status_code=422)
 
+    @app.exception_handler(PlanTooLong)
+    async def _too_long(_: Request, exc: PlanTooLong) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=422)
+
     @app.exception_handler(ProposalNotFound)
     async def _no_proposal(_: Request, exc: ProposalNotFound) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=404)
@@ -74,6 +82,18 @@ def install_handlers(app: FastAPI) -> None:
     async def _jira_error(_: Request, exc: JiraError) -> JSONResponse:
         # Jira's own status is not ours: the upstream failed, the request may be fine.
         return JSONResponse({"detail": str(exc)}, status_code=502)
+
+    @app.exception_handler(NoJiraCredentials)
+    async def _no_jira_credentials(_: Request, exc: NoJiraCredentials) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=400)
+
+    @app.exception_handler(JobNotFound)
+    async def _no_job(_: Request, exc: JobNotFound) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=404)
+
+    @app.exception_handler(JobConflict)
+    async def _job_conflict(_: Request, exc: JobConflict) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=409)
 
     @app.exception_handler(KnownNamesNotConfigured)
     async def _no_names_key(_: Request, exc: KnownNamesNotConfigured) -> JSONResponse:
@@ -103,17 +123,26 @@ def validation_detail(exc: ValidationError) -> str:
 
 
 def parse_json(body: bytes) -> dict[str, Any]:
+    try:  # the fast parser first; what it refuses gets the standard library's verdict
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError:
+        payload = _parse_std(body)
+    if not isinstance(payload, dict):
+        raise HttpError(422, "invalid body: expected a JSON object")
+    return payload
+
+
+def _parse_std(body: bytes) -> Any:
+    """``json.loads``, which takes what orjson does not (integers past 64 bits, NaN), and
+    whose errors name the problem."""
     try:
-        payload = json.loads(body)
+        return json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise HttpError(400, f"body is not valid JSON: {exc}") from None
     except ValueError as exc:  # e.g. an integer of more than 4300 digits (CVE-2020-10735)
         raise HttpError(400, f"body is not acceptable JSON: {exc}") from None
     except RecursionError:
         raise HttpError(422, "invalid body: nested too deeply") from None
-    if not isinstance(payload, dict):
-        raise HttpError(422, "invalid body: expected a JSON object")
-    return payload
 
 
 def validate(model: type[M], payload: Any) -> M:

@@ -15,6 +15,7 @@ import numpy as np
 from ray.serve.handle import DeploymentHandle
 
 from agents.mindmesh_models import Passage
+from embeddings.access import Expr
 from embeddings.chunking import Chunk
 
 
@@ -55,16 +56,22 @@ class IndexClient:
     async def delete_page(self, tenant: str, page_id: str) -> None:
         await self._for(tenant).delete_page.remote(tenant, page_id)
 
+    async def set_access(self, tenant: str, pages: dict[str, Expr]) -> int:
+        moved: int = await self._for(tenant).set_access.remote(
+            tenant, {p: [list(c) for c in e] for p, e in pages.items()})
+        return moved
+
     async def snapshot(self, tenant: str) -> dict[str, int]:
         held: dict[str, int] = await self._for(tenant).snapshot.remote(tenant)
         return held
 
-    async def search(self, tenant: str, question: str, k: int,
-                     space: str | None) -> list[Passage]:
+    async def search(self, tenant: str, question: str, k: int, space: str | None,
+                     reader: frozenset[str]) -> list[Passage]:
+        """The best passages among the pages ``reader`` may read (filtered before ranking)."""
         if self.embedder is None:
             raise RuntimeError("searching needs the embedder")
         vector = await self.embedder.embed.remote(question)
         hits: list[dict[str, Any]] = await self._for(tenant).search.remote(
-            tenant, vector, question, k, space
+            tenant, vector, question, k, space, sorted(reader)
         )
         return [Passage.model_validate(h) for h in hits]

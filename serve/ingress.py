@@ -9,8 +9,9 @@ from serve.audit import AuditMiddleware, install_guard
 from serve.auth import FitVerifier, JwksSource
 from serve.context import IngressContext, set_context
 from serve.errors import install_handlers
+from serve.intake_metrics import IntakeMetricsMiddleware
 from serve.observability import init_observability
-from serve.routes import agents, events, forge_actions, health, mindmesh, phi
+from serve.routes import agents, events, forge_actions, health, jira, mindmesh, phi
 from store.factory import open_stores
 
 app = FastAPI(
@@ -20,11 +21,20 @@ app = FastAPI(
 )
 install_handlers(app)
 app.add_middleware(AuditMiddleware)  # request ids and the audit trail
-for module in (events, agents, mindmesh, phi, forge_actions, health):
+# Outside the audit middleware: it sees the status that left, a 503 of the audit included.
+app.add_middleware(IntakeMetricsMiddleware)
+for module in (events, agents, mindmesh, phi, forge_actions, health, jira):
     app.include_router(module.router)
 
 
-@serve.deployment(ray_actor_options={"num_cpus": 0.2}, max_ongoing_requests=200)
+# Bounded queues: past max_ongoing_requests a request waits in Serve's queue, and past
+# max_queued_requests it is answered 503 at once (the platform delivers again) instead of
+# waiting past Forge's 5 s for an answer that comes too late: a delivery answered late is
+# retried anyway, so queueing it only adds work (issue 13's collapse at 1,000 connections).
+# No per-request access log either: Serve writes one record per request through Python's
+# logging, a measurable share of the event loop under a burst; errors are still logged.
+@serve.deployment(ray_actor_options={"num_cpus": 0.2}, max_ongoing_requests=200,
+                  max_queued_requests=500, logging_config={"enable_access_log": False})
 @serve.ingress(app)
 class Ingress:
     def __init__(self, settings: Settings, orchestrator: DeploymentHandle,

@@ -28,6 +28,7 @@ from typing import Any
 
 import sentry_sdk
 
+import metrics
 from compliance import log_filter, phi, sentry_scrub
 from config.settings import Settings
 
@@ -101,9 +102,10 @@ def init_sentry(settings: Settings, component: str, agent: str | None = None) ->
 
 
 def init_observability(settings: Settings, component: str, agent: str | None = None) -> None:
-    """The PHI policy, log redaction, then Sentry (if configured), for a process named
-    ``component``."""
+    """The PHI policy, metrics on or off, log redaction, then Sentry (if configured), for a
+    process named ``component``."""
     phi.configure(redact_provider_names=settings.phi_redact_provider_names)
+    metrics.configure(settings.metrics_enabled)
     install_log_redaction()
     init_sentry(settings, component, agent)
 
@@ -124,3 +126,17 @@ def tenant_scope(tenant: str, agent: str | None = None,
         except Exception as exc:
             sentry_sdk.capture_exception(exc)
             raise
+
+
+def zero_agent_series(agent: str) -> None:
+    """Make an agent process's counters exist at 0: its runs, its Claude requests and tokens
+    (0 is the truth with no key configured), its PHI redactions before an LLM call."""
+    from metrics.catalog import AGENT_OUTCOMES, LLM_OUTCOMES, PHI_KINDS
+
+    metrics.zero("clinisight_agent_runs_total",
+                 [{"agent": agent, "outcome": o} for o in AGENT_OUTCOMES])
+    metrics.zero("clinisight_llm_requests_total",
+                 [{"agent": agent, "outcome": o} for o in LLM_OUTCOMES])
+    metrics.zero("clinisight_llm_tokens_total",
+                 [{"agent": agent, "direction": d} for d in ("input", "output")])
+    metrics.zero("clinisight_redactions_total", [{"kind": k, "exit": "llm"} for k in PHI_KINDS])

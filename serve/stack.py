@@ -36,14 +36,19 @@ def pid_file(settings: Settings) -> Path:
     return run_dir(settings) / "stack.json"
 
 
-def _dynalite_bin() -> str:
-    local = REPO / "node_modules" / ".bin" / "dynalite"
-    if local.exists():
-        return str(local)
+def dynalite_command() -> list[str]:
+    """The command that runs dynalite: through ``serve/dynalite.js``, which keeps it up when a
+    client dies mid-request (see there), when it is installed in the repository (``npm ci``);
+    else a ``dynalite`` on the PATH as it is."""
+    if (REPO / "node_modules" / "dynalite" / "cli.js").exists():
+        node = shutil.which("node")
+        if not node:
+            raise RuntimeError("node is not on the PATH: dynalite needs Node.js")
+        return [node, str(REPO / "serve" / "dynalite.js")]
     found = shutil.which("dynalite")
     if not found:
         raise RuntimeError("dynalite is not installed: run `npm ci` in the repository root")
-    return found
+    return [found]
 
 
 def _wait_port(url: str, timeout_s: float) -> None:
@@ -89,9 +94,11 @@ class LocalStack:
             settings = self._start_dynalite(settings)
         ensure_tables(make_client(settings), settings)
         self.settings = settings
-        self._start_serve(settings)
+        metrics_url = self._start_serve(settings)
+        _record(settings, metrics=metrics_url)
         health = wait_healthy(settings.http_url, health_timeout_s)
-        return {"url": settings.http_url, "dynamodb": settings.dynamodb_endpoint, "health": health}
+        return {"url": settings.http_url, "dynamodb": settings.dynamodb_endpoint,
+                "metrics": metrics_url, "health": health}
 
     def _start_dynalite(self, settings: Settings) -> Settings:
         path = settings.data_dir / "dynamodb"
@@ -99,7 +106,7 @@ class LocalStack:
         port = settings.dynamodb_local_port
         log = open(settings.data_dir / "logs" / "dynalite.log", "ab")  # noqa: SIM115
         self.dynalite = subprocess.Popen(
-            [_dynalite_bin(), "--host", "127.0.0.1", "--port", str(port), "--path", str(path),
+            [*dynalite_command(), "--host", "127.0.0.1", "--port", str(port), "--path", str(path),
              "--createTableMs", "0", "--deleteTableMs", "0", "--updateTableMs", "0"],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             # Its own session: Ctrl-C on `make run` reaches the supervisor, which stops the
@@ -113,7 +120,8 @@ class LocalStack:
             raise RuntimeError(f"dynalite exited at start (is port {port} taken?)")
         return settings.model_copy(update={"dynamodb_endpoint": url})
 
-    def _start_serve(self, settings: Settings) -> None:
+    def _start_serve(self, settings: Settings) -> str:
+        """Start Ray and the application; answer the URL of the node's metrics endpoint."""
         if settings.serve_throughput_optimized:
             # Read by every Serve process when it imports Ray Serve: set before this process
             # imports it and before Ray starts the others (they inherit this environment),
@@ -136,10 +144,14 @@ class LocalStack:
             object_store_memory=300 * 1024 * 1024,
             log_to_driver=False,
             configure_logging=False,
+            # Ray's metrics agent serves Serve's metrics and ours (package ``metrics``) here,
+            # in Prometheus format.
+            _metrics_export_port=settings.metrics_port,
         )
         self.ray_started = True
         serve.start(http_options={"host": settings.http_host, "port": settings.http_port})
         serve.run(build_app(settings), name="clinisight", route_prefix="/", blocking=False)
+        return f"http://127.0.0.1:{settings.metrics_port}/metrics"
 
     def stop(self) -> None:
         if self.ray_started:

@@ -50,9 +50,17 @@ class TenantIndex:
     async def snapshot(self, tenant: str) -> dict[str, int]:
         return await self.manager.snapshot(tenant)
 
+    async def set_access(self, tenant: str, pages: dict[str, list[list[str]]]) -> int:
+        return await self.manager.set_access(
+            tenant, {p: tuple(tuple(c) for c in e) for p, e in pages.items()})
+
     async def search(self, tenant: str, vector: np.ndarray, text: str, k: int,
-                     space: str | None) -> list[dict[str, Any]]:
-        hits = await self.manager.search(tenant, np.asarray(vector, np.float32), text, k, space)
+                     space: str | None, reader: list[str] | None = None
+                     ) -> list[dict[str, Any]]:
+        """The passages ``reader`` (their access tokens) may read; None: unfiltered, for
+        callers inside the system only (the question paths always pass a reader)."""
+        hits = await self.manager.search(tenant, np.asarray(vector, np.float32), text, k, space,
+                                         frozenset(reader) if reader is not None else None)
         return [
             {
                 "chunkId": h.chunk.chunk_id,

@@ -8,6 +8,15 @@ of any entry, removing or inserting one breaks the chain at that point (``verify
 the newest entries is the one change a chain cannot show by itself; anchoring the head
 elsewhere (``store.anchors``) covers that.
 
+Blocks: the intake's drainer appends the entries of many deliveries at once (``append_block``),
+one item holding up to ``BLOCK_MAX`` consecutive entries, keyed by its first entry's number
+(``count`` says how many). Every entry inside keeps its own number, ``prevHash`` and ``hash``,
+so the chain is the same entry by entry whichever way it was written, and ``verify``,
+``entries`` and the anchors read entries, never items. An item always starts right after the
+newest item's last entry, so items tile the sequence: editing an entry inside a block, removing
+a block or swapping two blocks breaks the chain exactly as it does for single entries. One
+conditional put per block instead of per request is what lets the audit keep pace with a burst.
+
 Append-only: this module only ever puts a new sequence number, conditionally on
 ``attribute_not_exists(entryId)``. Concurrent writers (ingress replicas) race for the next
 number; the loser re-reads the head and tries the next one, so no entry is overwritten and the
@@ -32,10 +41,12 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+import metrics
 from compliance.fail_closed import redact_or
 from store.dynamo import DynamoTable, from_item, to_item
 from store.errors import AlreadyExists, StoreError, StoreUnavailable
@@ -49,6 +60,11 @@ MAX_APPEND_ATTEMPTS = 50
 HASHED = ("tenantId", "entryId", "at", "actor", "action", "resource", "requestId", "outcome",
           "status", "prevHash")
 MAX_FIELD_CHARS = 512
+# Entries per block item: at most ~3 KB each (five fields of 512 characters and the rest), so a
+# block stays well under DynamoDB's 400 KB item limit.
+BLOCK_MAX = 100
+# The fields of an entry the caller supplies; the chain adds tenantId, entryId and the hashes.
+ENTRY_FIELDS = ("at", "actor", "action", "resource", "requestId", "outcome", "status")
 
 
 class AuditEntry(BaseModel):
@@ -107,6 +123,18 @@ def _clean(value: str) -> str:
     return redact_or(value[:MAX_FIELD_CHARS])
 
 
+def expand(item: dict[str, Any]) -> list[dict[str, Any]]:
+    """The entries an item holds: the item itself (one entry), or a block's list."""
+    if "entries" not in item:
+        return [item]
+    entries = item["entries"]
+    if not isinstance(entries, list):
+        return []
+    # Numbers inside a nested map come back as Decimal (from_item converts the top level).
+    return [{k: int(v) if isinstance(v, Decimal) else v for k, v in e.items()}
+            for e in entries if isinstance(e, dict)]
+
+
 class _AuditTable(DynamoTable):
     async def last(self, tenant: str) -> dict[str, Any] | None:
         """The newest entry of a tenant (a consistent read, newest first, one item)."""
@@ -150,7 +178,10 @@ class AuditLog:
 
     async def _read_head(self, tenant: str) -> tuple[int, str]:
         last = await self.table.last(tenant)
-        return (int(last["entryId"]), str(last["hash"])) if last else (0, GENESIS)
+        if not last:
+            return 0, GENESIS
+        newest = expand(last)[-1]
+        return int(newest["entryId"]), str(newest["hash"])
 
     def _remember(self, tenant: str, head: tuple[int, str]) -> None:
         self._heads[tenant] = head
@@ -161,34 +192,70 @@ class AuditLog:
     async def append(self, tenant: str, *, actor: str, action: str, resource: str,
                      request_id: str, outcome: str, status: int) -> AuditEntry:
         """Add an entry at the end of ``tenant``'s chain; return it as stored."""
+        try:
+            entry = await self._append(tenant, actor=actor, action=action, resource=resource,
+                                       request_id=request_id, outcome=outcome, status=status)
+        except Exception:
+            metrics.inc("clinisight_audit_appends_total", outcome="error")
+            raise
+        metrics.inc("clinisight_audit_appends_total", outcome="ok")
+        return entry
+
+    async def _append(self, tenant: str, *, actor: str, action: str, resource: str,
+                      request_id: str, outcome: str, status: int) -> AuditEntry:
         # Appends of one tenant from this process go one at a time: racing ourselves would only
         # turn into conditional-put failures. Other replicas are handled by the condition.
         lock = self._locks.setdefault(tenant, asyncio.Lock())
         async with lock:
-            head = self._heads.get(tenant) or await self._read_head(tenant)
-            for _ in range(MAX_APPEND_ATTEMPTS):
-                seq, prev = head
-                fields: dict[str, Any] = {
-                    "tenantId": tenant,
-                    "entryId": _seq_id(seq + 1),
-                    "at": datetime.now(UTC).isoformat(timespec="milliseconds"),
-                    "actor": _clean(actor),
-                    "action": _clean(action),
-                    "resource": _clean(resource),
-                    "requestId": _clean(request_id),
-                    "outcome": _clean(outcome),
-                    "status": int(status),
-                    "prevHash": prev,
-                }
-                fields["hash"] = entry_hash(fields)
+            entry = {"at": datetime.now(UTC).isoformat(timespec="milliseconds"),
+                     "actor": actor, "action": action, "resource": resource,
+                     "requestId": request_id, "outcome": outcome, "status": status}
+            (stored,) = await self._put_linked(tenant, [entry], block=False)
+            return stored
+
+    async def append_block(self, tenant: str, entries: list[dict[str, Any]]) -> list[AuditEntry]:
+        """Add ``entries`` (each with the ``ENTRY_FIELDS``) at the end of ``tenant``'s chain,
+        ``BLOCK_MAX`` to an item, one conditional put per item; return them as stored."""
+        out: list[AuditEntry] = []
+        lock = self._locks.setdefault(tenant, asyncio.Lock())
+        async with lock:
+            for i in range(0, len(entries), BLOCK_MAX):
                 try:
-                    await self.table.put(fields, condition="attribute_not_exists(entryId)")
-                except AlreadyExists:
-                    head = await self._read_head(tenant)  # another writer took seq + 1
-                    continue
-                self._remember(tenant, (seq + 1, fields["hash"]))
-                await self._listed(tenant)
-                return AuditEntry.model_validate(fields)
+                    out.extend(await self._put_linked(tenant, entries[i : i + BLOCK_MAX],
+                                                      block=True))
+                except Exception:
+                    metrics.inc("clinisight_audit_appends_total", outcome="error")
+                    raise
+        if out:
+            metrics.inc("clinisight_audit_appends_total", len(out), outcome="ok")
+        return out
+
+    async def _put_linked(self, tenant: str, entries: list[dict[str, Any]],
+                          block: bool) -> list[AuditEntry]:
+        """Chain ``entries`` after the head and put them as one item (a block, or a single
+        entry as before blocks existed); re-read the head and retry when another writer took
+        the next number. The caller holds the tenant's lock."""
+        head = self._heads.get(tenant) or await self._read_head(tenant)
+        cleaned = [{k: (int(e[k]) if k == "status" else e[k] if k == "at" else _clean(str(e[k])))
+                    for k in ENTRY_FIELDS} for e in entries]
+        for _ in range(MAX_APPEND_ATTEMPTS):
+            seq, prev = head
+            linked: list[dict[str, Any]] = []
+            for n, entry in enumerate(cleaned, start=1):
+                fields: dict[str, Any] = {"tenantId": tenant, "entryId": _seq_id(seq + n),
+                                          **entry, "prevHash": prev}
+                fields["hash"] = prev = entry_hash(fields)
+                linked.append(fields)
+            item = ({"tenantId": tenant, "entryId": _seq_id(seq + 1), "count": len(linked),
+                     "entries": linked} if block else linked[0])
+            try:
+                await self.table.put(item, condition="attribute_not_exists(entryId)")
+            except AlreadyExists:
+                head = await self._read_head(tenant)  # another writer took seq + 1
+                continue
+            self._remember(tenant, (seq + len(linked), linked[-1]["hash"]))
+            await self._listed(tenant)
+            return [AuditEntry.model_validate(f) for f in linked]
         raise StoreUnavailable(
             f"audit append for tenant {tenant!r} lost {MAX_APPEND_ATTEMPTS} races in a row"
         )
@@ -212,15 +279,18 @@ class AuditLog:
                       page_size: int = 500) -> list[AuditEntry]:
         """Entries with a sequence number above ``after``, oldest first."""
         out: list[AuditEntry] = []
-        cursor = _seq_id(after) if after else None
+        # A block holding entry ``after + 1`` starts at most BLOCK_MAX - 1 entries earlier.
+        start = after - BLOCK_MAX + 1
+        cursor = _seq_id(start) if start > 0 else None
         while limit is None or len(out) < limit:
-            want = page_size if limit is None else min(page_size, limit - len(out))
-            items = await self.table.page(tenant, cursor, want)
-            out.extend(AuditEntry.model_validate(i) for i in items)
-            if len(items) < want:
+            items = await self.table.page(tenant, cursor, page_size)
+            for item in items:
+                out.extend(AuditEntry.model_validate(e) for e in expand(item)
+                           if int(e["entryId"]) > after)
+            if len(items) < page_size:
                 break
             cursor = items[-1]["entryId"]
-        return out
+        return out if limit is None else out[:limit]
 
     async def verify(self, tenant: str, page_size: int = 500) -> ChainReport:
         """Walk the whole chain: numbers 1, 2, 3 …, each ``prevHash`` the previous ``hash``,
@@ -229,19 +299,29 @@ class AuditLog:
         while True:
             items = await self.table.page(tenant, cursor, page_size)
             for item in items:
-                entry_id = str(item.get("entryId"))
-                problem = None
-                if entry_id != _seq_id(count + 1):
-                    problem = f"expected entry {_seq_id(count + 1)}: entries missing or inserted"
-                elif any(k not in item for k in (*HASHED, "hash")):
-                    problem = "fields missing"
-                elif item["prevHash"] != prev:
-                    problem = "prevHash is not the previous entry's hash"
-                elif entry_hash(item) != item["hash"]:
-                    problem = "hash does not match the entry's fields (modified)"
-                if problem:
-                    return ChainReport(tenant, False, count, prev, entry_id, problem)
-                prev, count = item["hash"], count + 1
+                entries = expand(item)
+                if "entries" in item and (item.get("count") != len(entries) or not entries
+                                          or entries[0].get("entryId") != item["entryId"]):
+                    return ChainReport(tenant, False, count, prev, str(item.get("entryId")),
+                                       "block does not hold the entries its key and count "
+                                       "name (modified)")
+                for entry in entries:
+                    entry_id = str(entry.get("entryId"))
+                    problem = None
+                    if entry_id != _seq_id(count + 1):
+                        problem = (f"expected entry {_seq_id(count + 1)}: entries missing or "
+                                   "inserted")
+                    elif any(k not in entry for k in (*HASHED, "hash")):
+                        problem = "fields missing"
+                    elif entry["tenantId"] != tenant:
+                        problem = "entry of another tenant"
+                    elif entry["prevHash"] != prev:
+                        problem = "prevHash is not the previous entry's hash"
+                    elif entry_hash(entry) != entry["hash"]:
+                        problem = "hash does not match the entry's fields (modified)"
+                    if problem:
+                        return ChainReport(tenant, False, count, prev, entry_id, problem)
+                    prev, count = entry["hash"], count + 1
             if len(items) < page_size:
                 return ChainReport(tenant, True, count, prev)
             cursor = items[-1]["entryId"]

@@ -22,12 +22,14 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+import metrics
 from config.settings import Settings
 from store.errors import AlreadyExists, InvalidKey, StoreUnavailable
 
 T = TypeVar("T")
 
 BATCH_WRITE_MAX = 25  # items per BatchWriteItem call (DynamoDB's limit)
+BATCH_GET_MAX = 100  # keys per BatchGetItem call (DynamoDB's limit)
 
 # DynamoDB's (and dynalite's) words for a key it will not hold; not "reserved keyword", which
 # is an expression of ours and so a bug, not the caller's input.
@@ -68,6 +70,24 @@ TABLES: dict[str, tuple[str, str, list[dict[str, Any]]]] = {
         ],
     ),
     "Audit": ("tenantId", "entryId", []),
+    # The intake inbox (store.inbox): deliveries acknowledged by group commit, waiting to be
+    # drained into Events. Keyed like Events, so a delivery still here is found by its id; the
+    # drainer reads them oldest first through the `pending` index, whose partition is one of a
+    # few shards so a burst does not write one index partition (1,000 writes/s each on AWS).
+    "Inbox": (
+        "tenantId",
+        "eventId",
+        [
+            {
+                "IndexName": "pending",
+                "KeySchema": [
+                    {"AttributeName": "shard", "KeyType": "HASH"},
+                    {"AttributeName": "acceptedAt", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+    ),
     # Each tenant's published audit chain head (store.anchors): one item per tenant, moved only
     # forward. Every tenant with a chain carries `listed`, so the periodic pass finds them all
     # through this sparse index without a scan.
@@ -92,6 +112,7 @@ _EXTRA_ATTRS = {
     "Events": [("unfinished", "S"), ("acceptedAt", "N"), ("payloadHeld", "S"),
                ("finishedAt", "N")],
     "AuditAnchors": [("listed", "S")],
+    "Inbox": [("shard", "S"), ("acceptedAt", "N")],
 }
 
 
@@ -213,6 +234,13 @@ def _enable_pitr(client: Any, name: str, deadline: float) -> None:
             time.sleep(1.0)
 
 
+async def _backoff(attempt: int) -> None:
+    """The pause before sending unprocessed items or keys again: exponential, jittered, at
+    most a second (AWS: "retry ... using exponential backoff")."""
+    pause = min(1.0, 0.05 * 2**attempt)
+    await asyncio.sleep(random.uniform(pause / 2, pause))  # noqa: S311
+
+
 def to_item(data: Mapping[str, Any]) -> dict[str, Any]:
     return {k: _SER.serialize(v) for k, v in data.items() if v is not None}
 
@@ -240,9 +268,12 @@ class DynamoTable:
         self.client = client
         self.name = name
         self._executor = executor
+        # The metric label: "Events" of "ClinisightEvents-dev" (a bounded set, stage aside).
+        self.kind = name.removeprefix("Clinisight").rsplit("-", 1)[0]
 
     async def _call(self, fn: Callable[..., T], **kwargs: Any) -> T:
         loop = asyncio.get_running_loop()
+        started = time.perf_counter()
         try:
             return await loop.run_in_executor(self._executor, lambda: fn(**kwargs))
         except ClientError as exc:
@@ -257,6 +288,9 @@ class DynamoTable:
             raise StoreUnavailable(f"DynamoDB {code} on {self.name}") from exc
         except BotoCoreError as exc:
             raise StoreUnavailable(f"DynamoDB unreachable for {self.name}: {exc}") from exc
+        finally:
+            metrics.observe("clinisight_dynamodb_seconds", time.perf_counter() - started,
+                            table=self.kind, op=getattr(fn, "__name__", "other"))
 
     async def get(self, key: Mapping[str, Any]) -> dict[str, Any] | None:
         resp = await self._call(
@@ -310,30 +344,74 @@ class DynamoTable:
         gate = asyncio.Semaphore(concurrency)
 
         async def write(chunk: Sequence[Mapping[str, Any]]) -> None:
-            pending = [{"PutRequest": {"Item": to_item(item)}} for item in chunk]
             async with gate:
-                for attempt in range(attempts):
-                    resp = await self._call(self.client.batch_write_item,
-                                            RequestItems={self.name: pending})
-                    pending = resp.get("UnprocessedItems", {}).get(self.name, [])
-                    if not pending:
-                        return
-                    pause = min(1.0, 0.05 * 2**attempt)
-                    await asyncio.sleep(random.uniform(pause / 2, pause))  # noqa: S311
-            raise StoreUnavailable(
-                f"DynamoDB left {len(pending)} item(s) unprocessed on {self.name} "
-                f"after {attempts} attempts")
+                await self._batch_write([{"PutRequest": {"Item": to_item(item)}}
+                                         for item in chunk], attempts)
 
         chunks = [items[i : i + BATCH_WRITE_MAX] for i in range(0, len(items), BATCH_WRITE_MAX)]
         await asyncio.gather(*(write(c) for c in chunks))
+
+    async def batch_get(self, keys: Sequence[Mapping[str, Any]], projection: str | None = None,
+                        names: Mapping[str, str] | None = None,
+                        attempts: int = 8) -> list[dict[str, Any]]:
+        """The items of ``keys`` that exist (any order), ``BATCH_GET_MAX`` keys a call,
+        consistent reads; keys a call leaves unprocessed are asked again after a growing,
+        jittered pause, then ``StoreUnavailable``."""
+        found: list[dict[str, Any]] = []
+        for i in range(0, len(keys), BATCH_GET_MAX):
+            request: dict[str, Any] = {"Keys": [to_item(k) for k in keys[i : i + BATCH_GET_MAX]],
+                                       "ConsistentRead": True}
+            if projection:
+                request["ProjectionExpression"] = projection
+            if names:
+                request["ExpressionAttributeNames"] = dict(names)
+            for attempt in range(attempts):
+                resp = await self._call(self.client.batch_get_item,
+                                        RequestItems={self.name: request})
+                found.extend(from_item(item) for item in resp.get("Responses", {})
+                             .get(self.name, []))
+                left = resp.get("UnprocessedKeys", {}).get(self.name)
+                if not left:
+                    break
+                request = left
+                await _backoff(attempt)
+            else:
+                raise StoreUnavailable(f"DynamoDB left keys unprocessed on {self.name} "
+                                       f"after {attempts} attempts")
+        return found
+
+    async def batch_delete(self, keys: Sequence[Mapping[str, Any]], attempts: int = 8) -> None:
+        """Delete ``keys`` with BatchWriteItem (no conditions), retrying unprocessed ones."""
+        for i in range(0, len(keys), BATCH_WRITE_MAX):
+            await self._batch_write([{"DeleteRequest": {"Key": to_item(k)}}
+                                     for k in keys[i : i + BATCH_WRITE_MAX]], attempts)
+
+    async def _batch_write(self, pending: list[dict[str, Any]], attempts: int) -> None:
+        """One BatchWriteItem of at most 25 requests, sent again for what DynamoDB leaves in
+        ``UnprocessedItems`` (throttling) after a growing, jittered pause, as AWS advises;
+        still unprocessed after ``attempts`` calls: ``StoreUnavailable``."""
+        for attempt in range(attempts):
+            resp = await self._call(self.client.batch_write_item,
+                                    RequestItems={self.name: pending})
+            pending = resp.get("UnprocessedItems", {}).get(self.name, [])
+            if not pending:
+                return
+            await _backoff(attempt)
+        raise StoreUnavailable(
+            f"DynamoDB left {len(pending)} item(s) unprocessed on {self.name} "
+            f"after {attempts} attempts")
 
     async def delete(self, key: Mapping[str, Any]) -> None:
         await self._call(self.client.delete_item, TableName=self.name, Key=to_item(key))
 
     async def query(self, condition: str, values: Mapping[str, Any],
                     names: Mapping[str, str] | None = None, index: str | None = None,
-                    limit: int | None = None) -> list[dict[str, Any]]:
-        """All items matching a key condition, following pagination (``limit`` caps the total)."""
+                    limit: int | None = None, filter: str | None = None,
+                    projection: str | None = None) -> list[dict[str, Any]]:
+        """All items matching a key condition, following pagination (``limit`` caps the total).
+
+        ``filter`` drops items after DynamoDB has read them (they are still read and billed);
+        ``projection`` names the attributes to return."""
         kwargs: dict[str, Any] = {
             "TableName": self.name,
             "KeyConditionExpression": condition,
@@ -341,6 +419,10 @@ class DynamoTable:
         }
         if names:
             kwargs["ExpressionAttributeNames"] = dict(names)
+        if filter:
+            kwargs["FilterExpression"] = filter
+        if projection:
+            kwargs["ProjectionExpression"] = projection
         if index:
             kwargs["IndexName"] = index
         else:

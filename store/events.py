@@ -1,4 +1,7 @@
-"""The event log: every accepted event, durably, before it is acknowledged.
+"""The event log: every accepted event, once, with its processing status.
+
+Deliveries reach it through the intake inbox (``store.inbox``, durable before the 202), moved
+here by the drainer (``serve.drainer``); what is stored is the normalised event the agents read.
 
 ``ClinisightEvents-{stage}``, keyed by (tenant, event id). The put is conditional on the id, so a
 redelivered event finds the first one and is never processed twice. Processing claims an event
@@ -72,6 +75,15 @@ class EventRecord(BaseModel):
         }
 
 
+class Backlog(BaseModel):
+    """One tenant's unfinished events."""
+
+    events: int
+    oldest_event_id: str
+    oldest_accepted_at: int  # epoch milliseconds
+    truncated: bool = False
+
+
 def _ms() -> int:
     return int(time.time() * 1000)
 
@@ -106,8 +118,14 @@ class EventLog:
         event_type: str,
         payload: dict[str, Any],
         status: EventStatus = EventStatus.ACCEPTED,
+        agents: list[str] | None = None,
+        accepted_at: int | None = None,
     ) -> tuple[EventRecord, bool]:
-        """Store an event unless its id is known; return (the stored record, created?)."""
+        """Store an event unless its id is known; return (the stored record, created?).
+
+        ``payload`` is what processing reads back: the normalised event (``AgentEvent`` as
+        JSON) for deliveries, routed to ``agents``; ``accepted_at`` (epoch ms) is when it was
+        acknowledged, if earlier than now (a delivery drained from the intake inbox)."""
         raw = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
         blob = await self.blobs.write(tenant, event_id, raw)
         now = _ms()
@@ -117,9 +135,10 @@ class EventLog:
             "source": source,
             "eventType": event_type,
             "status": status.value,
-            "acceptedAt": now,
+            "acceptedAt": accepted_at or now,
             "updatedAt": now,
             "attempts": 0,
+            **({"agents": agents} if agents else {}),
             **blob,
         }
         if status not in FINAL:
@@ -145,6 +164,14 @@ class EventLog:
         held = "blobSha256" in item  # gone once the retention pass removed the payload
         payload = json.loads(await self.blobs.read(item)) if with_payload and held else None
         return self._record(item, payload)
+
+    async def statuses(self, keys: list[tuple[str, str]]) -> dict[tuple[str, str], str]:
+        """Of ``keys`` (tenant, event id), those in the log, with their status (one
+        BatchGetItem per 100 keys, keys and status only)."""
+        found = await self.table.batch_get(
+            [{"tenantId": t, "eventId": e} for t, e in keys],
+            projection="tenantId, eventId, #s", names={"#s": "status"})
+        return {(i["tenantId"], i["eventId"]): str(i["status"]) for i in found}
 
     async def claim(self, tenant: str, event_id: str, lease_s: float) -> EventRecord | None:
         """Take an unfinished event for processing; None if it is finished or leased."""
@@ -209,6 +236,42 @@ class EventLog:
             "unfinished = :u", {":u": "1"}, index="unfinished", limit=limit
         )
         return [(i["tenantId"], i["eventId"]) for i in items]
+
+    async def backlog(self, limit: int = 100_000) -> dict[str, Backlog]:
+        """Unfinished events per tenant: how many, and the oldest (by acceptance).
+
+        Reads the sparse ``unfinished`` index (keys only), oldest first; past ``limit`` events
+        the counts are lower bounds (``Backlog.truncated``)."""
+        items = await self.table.query(
+            "unfinished = :u", {":u": "1"}, index="unfinished", limit=limit
+        )
+        out: dict[str, Backlog] = {}
+        for item in items:
+            found = out.get(item["tenantId"])
+            if found is None:  # the first seen is the oldest: the index sorts by acceptedAt
+                out[item["tenantId"]] = Backlog(events=1, oldest_event_id=item["eventId"],
+                                                oldest_accepted_at=int(item["acceptedAt"]))
+            else:
+                found.events += 1
+        truncated = len(items) >= limit
+        for entry in out.values():
+            entry.truncated = truncated
+        return out
+
+    async def failures(self, tenant: str, limit: int = 10_000) -> list[EventRecord]:
+        """The tenant's events that carry an error (failed, or released for a retry), newest
+        first; never their payloads. Reads the tenant's whole partition (``limit`` caps the
+        answer, not the read): an operator's question, not a request path's."""
+        items = await self.table.query(
+            "tenantId = :t", {":t": tenant, ":none": ""},
+            names={"#s": "status", "#e": "error", "#src": "source"},
+            filter="attribute_exists(#e) AND #e <> :none",
+            projection="tenantId, eventId, #s, #e, agents, attempts, acceptedAt, updatedAt, "
+                       "eventType, #src",
+            limit=limit,
+        )
+        records = [self._record(i) for i in items if not i["eventId"].startswith("~")]
+        return sorted(records, key=lambda r: r.updated_at, reverse=True)
 
     async def purge_payloads(self, finished_before_ms: int, limit: int = 1000) -> int:
         """Remove the payload of up to ``limit`` events finished before ``finished_before_ms``

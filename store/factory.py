@@ -11,6 +11,7 @@ from store.anchors import AnchorStore
 from store.audit import AuditLog
 from store.dynamo import make_client
 from store.events import EventLog
+from store.inbox import DynamoInbox, Inbox
 from store.known_names import DynamoNameDigestStore, KnownNamesCache
 from store.state import DynamoStateStore
 
@@ -20,6 +21,7 @@ class Stores:
     client: Any
     state: DynamoStateStore
     events: EventLog
+    inbox: Inbox  # acknowledged deliveries on their way to the event log
     names: KnownNamesCache  # each tenant's known names (compliance.known_names)
     audit: AuditLog
     anchors: AnchorStore  # the audit chains' published heads
@@ -37,6 +39,8 @@ def open_stores(settings: Settings, threads: int = 32) -> Stores:
         client=client,
         state=DynamoStateStore(client, settings.table("AgentState"), pool),
         events=EventLog(client, settings.table("Events"), pool),
+        inbox=DynamoInbox(client, settings.table("Inbox"), pool,
+                          flushes=settings.intake_flushes_in_flight),
         names=KnownNamesCache(
             DynamoNameDigestStore(client, settings.table("PhiNames"), pool),
             settings.phi_names_key, settings.phi_names_refresh_s,

@@ -139,6 +139,13 @@ class DynamoStateStore(StateStore):
             tenant=tenant, agent=agent, data=data, version=version, updated_at=head["updatedAt"]
         )
 
+    async def with_prefix(self, tenant: str, prefix: str) -> list[StateRecord]:
+        """The tenant's records whose key starts with ``prefix`` (reindex jobs: ``~reindex#``);
+        an operator's read (``serve.status``), not part of the ``StateStore`` interface."""
+        items = await self.table.query(
+            "tenantId = :t AND begins_with(agentName, :p)", {":t": tenant, ":p": prefix})
+        return [await self._decode(i) for i in items if "version" in i]
+
     async def list(self, tenant: str) -> list[StateRecord]:
         # Part items and cache entries sort after "~" (see store.blob); agent names never do.
         items = await self.table.query(

@@ -8,7 +8,7 @@
  *    out/schema/manifest-schema.json, and the validators for modules and their references,
  *    handler files, resources, permissions and scopes, remotes and their auth, Rovo agents and
  *    actions, deprecated runtimes), then its product-event and Rovo-agent scope validators.
- * 2. Clinisight's own rules on the interpolated manifest (`clinisightRules`): the five product
+ * 2. Clinisight's own rules on the interpolated manifest (`clinisightRules`): the product
  *    events reach the remote's /v1/forge/events with a system token, egress goes to the one
  *    remote only, every scope is one whose reason is written down, every handler exists.
  *
@@ -39,14 +39,20 @@ const REQUIRED_EVENTS = [
   'avi:confluence:created:page',
   'avi:confluence:updated:page',
   'avi:confluence:trashed:page',
+  'avi:confluence:deleted:page',
+  'avi:confluence:moved:page',
+  'avi:confluence:permissions_updated:page',
+  'avi:forge:installed:app',
 ];
 
 /** Every scope the app may ask for, with the reason. README.md lists the same reasons. */
 const SCOPE_REASONS = {
   'read:jira-work': 'receive issue events; the backend reads epics and issues with the system token',
   'write:jira-work': 'the backend creates the approved TaskSmith subtasks',
-  'read:confluence-content.summary': 'receive page created/updated/trashed events',
-  'read:confluence-content.all': 'the backend reads page bodies to index them (events carry no body)',
+  'read:confluence-content.summary': 'receive page created/updated/trashed/deleted/moved/permissions_updated events',
+  'read:confluence-content.all': 'the backend reads page bodies and read restrictions to index them (events carry neither)',
+  'read:confluence-space.summary': 'the backend reads who may view each indexed space (MindMesh answers a person only from pages they may read)',
+  'read:confluence-groups': "the backend reads a person's groups, which page restrictions and space permissions name",
   'write:confluence-content': 'Forge requires it to deliver avi:confluence:trashed:page events',
   'read:app-system-token': 'lets Forge send x-forge-oauth-system to the remote',
 };

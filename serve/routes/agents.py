@@ -30,6 +30,7 @@ from serve import audit as boundary
 from serve.auth import Principal
 from serve.context import Caller, get_ctx, require_tenant
 from serve.errors import HttpError
+from serve.jira_sync import credentials_for
 
 router = APIRouter(tags=["agents"])
 
@@ -126,12 +127,9 @@ async def run_unknown(tenant: str, agent: str, caller: Caller) -> None:
 
 def jira_credentials(settings: Settings, tenant: str, forge_token: str | None) -> JiraCredentials:
     """The caller's Forge system token if sent, else the configured API token (if it may)."""
-    if forge_token:
-        return JiraCredentials.forge_system(settings.atlassian_api_url, tenant, forge_token)
-    usable = settings.jira_tenant in (None, tenant)
-    if settings.jira_base_url and settings.jira_email and settings.jira_api_token and usable:
-        return JiraCredentials.api_token(settings.jira_base_url, settings.jira_email,
-                                         settings.jira_api_token.get_secret_value())
+    creds = credentials_for(settings, tenant, forge_token)
+    if creds is not None:
+        return creds
     raise HttpError(400, f"no Jira credentials: send {FORGE_TOKEN_HEADER} (Forge Remote) or "
                          "configure CLINISIGHT_JIRA_BASE_URL, _JIRA_EMAIL and _JIRA_API_TOKEN")
 

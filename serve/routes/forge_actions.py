@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from agents.events import AgentEvent
 from agents.jira_client import JiraClient
-from serve.context import Caller, get_ctx
+from serve.context import Caller, get_ctx, require_user
 from serve.errors import HttpError, parse_json, validate
 from serve.routes.agents import FORGE_TOKEN_HEADER, dispatch, jira_credentials
 from serve.routes.events import read_body
@@ -54,11 +54,13 @@ async def _inputs(request: Request) -> dict[str, Any]:
 @router.post("/v1/forge/actions/ask-mindmesh")
 async def ask_mindmesh(request: Request, caller: Caller) -> dict[str, Any]:
     """Answer from the site's indexed Confluence, citing pages (title and link)."""
+    user = require_user(caller)  # the Rovo user: answered from the pages they may read
     inputs = validate(AskMindMeshIn, await _inputs(request))
     body = {"question": inputs.question, "k": 5}
     if inputs.space:
         body["space"] = inputs.space
-    out: dict[str, Any] = await get_ctx().handles["MindMesh"].ask.remote(caller.tenant, body)
+    out: dict[str, Any] = await get_ctx().handles["MindMesh"].ask.remote(
+        caller.tenant, body, user, request.headers.get("x-forge-oauth-system"))
     return {
         "answer": out["answer"],
         "sources": [{"n": i + 1, "title": p["title"], "url": p["url"], "pageId": p["pageId"]}

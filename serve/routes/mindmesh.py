@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from agents.mindmesh_models import AskIn
 from embeddings.egress import SourceRefused
 from serve import sources
-from serve.context import Caller, get_ctx, require_tenant
+from serve.context import Caller, get_ctx, require_tenant, require_user
 from serve.errors import HttpError
 
 router = APIRouter(tags=["mindmesh"])
@@ -30,11 +30,13 @@ class ReindexIn(BaseModel):
 
 
 @router.post("/v1/tenants/{tenant}/ask")
-async def ask(tenant: str, body: AskIn, caller: Caller) -> dict[str, Any]:
-    """Ranked passages from the tenant's own Confluence and an answer citing them."""
+async def ask(tenant: str, body: AskIn, caller: Caller, request: Request) -> dict[str, Any]:
+    """Ranked passages from the pages the caller may read in Confluence, and an answer citing
+    only them; 403 when the token names no user."""
     require_tenant(tenant, caller)
+    user = require_user(caller)
     result: dict[str, Any] = await get_ctx().handles["MindMesh"].ask.remote(
-        tenant, body.model_dump(mode="json")
+        tenant, body.model_dump(mode="json"), user, request.headers.get("x-forge-oauth-system")
     )
     return result
 

@@ -27,16 +27,20 @@ from tests.utils.phi import break_phi_check
 from tests.utils.servers import SHARED
 
 EXPORT = SHARED / "fixtures" / "confluence"
+READER = frozenset({"*", "u:reader"})
 
 
 class ShardRetriever:
-    """The retriever contract over an in-process shard manager (serve uses Serve handles)."""
+    """The retriever contract over an in-process shard manager (serve uses Serve handles).
+
+    The reader is not applied here: access filtering is the index's, tested in tests/index and
+    against the real stack in tests/serve/test_mindmesh_access_e2e.py."""
 
     def __init__(self, manager: ShardManager, embedder: Embedder) -> None:
         self.manager, self.embedder = manager, embedder
 
-    async def search(self, tenant: str, question: str, k: int,
-                     space: str | None) -> list[Passage]:
+    async def search(self, tenant: str, question: str, k: int, space: str | None,
+                     reader: frozenset[str]) -> list[Passage]:
         hits = await self.manager.search(tenant, self.embedder.encode([question])[0], question,
                                          k, space)
         return [Passage(chunk_id=h.chunk.chunk_id, text=h.chunk.text, page_id=h.chunk.page_id,
@@ -79,7 +83,8 @@ async def test_claude_answer_cites_only_returned_passages(
                                   redact=redact)
         agent = MindMesh(stores.state, reasoner, retriever=retriever)
         out = await agent.ask("t1", AskIn(
-            question="Patient John Smith, MRN 4829103, cannot log in: how is SAML set up?", k=3))
+            question="Patient John Smith, MRN 4829103, cannot log in: how is SAML set up?", k=3),
+            READER)
     assert out.produced_by == "claude:claude-test"
     assert out.citations == [1], "a citation beyond the returned passages must be dropped"
     assert len(out.passages) == 3 and out.passages[0].page_id == "1454342158"
@@ -99,7 +104,8 @@ async def test_a_question_that_cannot_be_checked_is_answered_offline(
         agent = MindMesh(stores.state, reasoner, retriever=retriever)
         broken = break_phi_check(monkeypatch)
         out = await agent.ask("t1", AskIn(
-            question="Patient John Smith, MRN 4829103, cannot log in: how is SAML set up?", k=3))
+            question="Patient John Smith, MRN 4829103, cannot log in: how is SAML set up?", k=3),
+            READER)
     assert server.requests == [], "the question reached the Messages API unchecked"
     assert any("4829103" in text for text in broken.checked)
     assert out.produced_by == "offline" and out.fallback_reason == FALLBACK_REASON
@@ -110,8 +116,8 @@ async def test_a_question_that_cannot_be_checked_is_answered_offline(
 async def test_offline_answer_and_tenant_isolation(stores: Stores,
                                                    retriever: ShardRetriever) -> None:
     agent = MindMesh(stores.state, retriever=retriever)
-    out = await agent.ask("t1", AskIn(question="SAML identity provider metadata", k=5))
+    out = await agent.ask("t1", AskIn(question="SAML identity provider metadata", k=5), READER)
     assert out.produced_by == "offline" and out.citations
     assert all(1 <= c <= len(out.passages) for c in out.citations)
-    other = await agent.ask("t2", AskIn(question="SAML identity provider metadata", k=5))
+    other = await agent.ask("t2", AskIn(question="SAML identity provider metadata", k=5), READER)
     assert other.passages == [] and other.citations == []

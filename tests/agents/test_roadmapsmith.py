@@ -8,9 +8,16 @@ from typing import Any
 
 import pytest
 
+from agents.jira_fields import JiraFieldMap
 from agents.reasoners import ClaudeReasoner
 from agents.roadmapsmith import RoadmapSmith, epic_from_issue
-from agents.roadmapsmith_models import CapacityIn, DependencyCycle, EpicPlanIn, RoadmapIn
+from agents.roadmapsmith_models import (
+    CapacityIn,
+    DependencyCycle,
+    EpicPlanIn,
+    PlanTooLong,
+    RoadmapIn,
+)
 from serve.wire import to_agent_event
 from store.factory import Stores
 from tests.utils.anthropic import tool_use_reply
@@ -18,6 +25,8 @@ from tests.utils.http import Recorded, Reply, ScriptedServer
 from tests.utils.payloads import jira_epic
 
 MONDAY = date(2027, 1, 4)
+# Where these payloads' site keeps story points ("Story point estimate"; see agents.jira_fields).
+FIELDS = JiraFieldMap(story_points=("customfield_10016",))
 
 
 def blocks(kind: str, key: str) -> dict[str, Any]:
@@ -46,7 +55,7 @@ def epics_from_jira() -> list[EpicPlanIn]:
     ]
     out = []
     for p in payloads:
-        snap = to_agent_event("t1", "e", "jira", "issue_updated", p).issue
+        snap = to_agent_event("t1", "e", "jira", "issue_updated", p, FIELDS).issue
         assert snap is not None
         out.append(epic_from_issue(snap))
     return out
@@ -96,6 +105,20 @@ async def test_a_cycle_is_named(stores: Stores) -> None:
         await RoadmapSmith(stores.state).run("t1", RoadmapIn(epics=epics))
     assert err.value.cycle == ["A", "B", "C", "A"]
     assert str(err.value) == "dependency cycle: A → B → C → A"
+
+
+@pytest.mark.parametrize(("points_per_week", "estimates"), [
+    (5e-324, [1.0]),  # schemathesis found it: 1 / 5e-324 is inf, and ceil(inf) raised a 500
+    (0.5, [1000.0] * 30),  # a chain of 30 epics of 10,000 days each
+])
+async def test_a_plan_past_a_century_is_refused_not_crashed(
+        stores: Stores, points_per_week: float, estimates: list[float]) -> None:
+    epics = [EpicPlanIn(key=f"E-{i}", estimate=e, blocked_by=[f"E-{i - 1}"] if i else [])
+             for i, e in enumerate(estimates)]
+    request = RoadmapIn(epics=epics, capacity=CapacityIn(points_per_week=points_per_week))
+    with pytest.raises(PlanTooLong) as err:
+        await RoadmapSmith(stores.state).run("t1", request)
+    assert "pointsPerWeek" in str(err.value)
 
 
 async def test_epic_events_track_and_replan_once_capacity_is_known(stores: Stores) -> None:

@@ -75,8 +75,8 @@ def test_matches_a_fresh_serve_build(tmp_path: Path) -> None:
 def test_autoscaling_choices() -> None:
     deployments = {d["name"]: d for d in config()["applications"][0]["deployments"]}
     for name, d in deployments.items():
-        if name.startswith("TenantIndex") or name == "Sweeper":
-            # One writer per tenant, one sweeper: never more than one replica.
+        if name.startswith("TenantIndex") or name in ("Sweeper", "JiraSyncServer"):
+            # One writer per tenant, one sweeper, one Jira sweep: never more than one replica.
             assert d["num_replicas"] == 1 and "autoscaling_config" not in d, name
             continue
         auto = d["autoscaling_config"]

@@ -6,6 +6,10 @@ header), v1 content ``start``/``limit``-paginated with a ``/wiki``-context-relat
 ``_links.next``. Bodies are the fixture objects (``page.v1.json``, ``page.v2.json``) with the
 storage body (``page.xhtml``) and the expansions asked for put in.
 
+Permissions (space VIEW grants, read restrictions of pages and ancestors, group membership) are
+served by ``permissions`` (``confluence_permissions.Permissions``) in the real shapes; by
+default everyone may read everything.
+
 Faults on demand: ``throttle_every=n`` answers every n-th request 429 with ``Retry-After``;
 ``fail_next=[503, …]`` answers the next requests with those statuses; ``expected_auth``
 answers 401 to any request without exactly that ``Authorization`` header.
@@ -23,6 +27,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
+
+from .confluence_permissions import Permissions
 
 FIXTURES = Path(__file__).resolve().parents[2] / ".." / "shared" / "fixtures" / "confluence"
 
@@ -60,6 +66,24 @@ def load_fixture_pages(root: Path = FIXTURES) -> list[FixturePage]:
     return pages
 
 
+def make_page(page_id: str, title: str, text: str, *, version: int = 1, space_id: str = "1",
+              space_key: str = "QM") -> FixturePage:
+    """A made-up page in the fixtures' shapes (v1 content and v2 page objects)."""
+    webui = f"/spaces/{space_key}/pages/{page_id}/{title.replace(' ', '+')}"
+    v1 = {"id": page_id, "type": "page", "status": "current", "title": title,
+          "ancestors": [], "_expandable": {"space": f"/rest/api/space/{space_key}"},
+          "_links": {"webui": webui, "self": f"/rest/api/content/{page_id}"}}
+    v2 = {"id": page_id, "status": "current", "title": title, "spaceId": space_id,
+          "parentType": "page", "authorId": "557058:f00", "createdAt": "2026-11-01T10:00:00.000Z",
+          "version": {"number": version, "message": "", "minorEdit": False,
+                      "authorId": "557058:f00", "createdAt": "2026-11-01T10:00:00.000Z"},
+          "body": {}, "_links": {"webui": webui, "editui": f"/pages/resumedraft.action?draftId="
+                                 f"{page_id}", "tinyui": "/x/AAAA"}}
+    storage = f"<h2>{title}</h2><p>{text}</p>"
+    return FixturePage(page_id=page_id, title=title, version=version, space_id=space_id,
+                       webui=webui, storage=storage, v1=v1, v2=v2)
+
+
 @dataclass(frozen=True)
 class RecordedRequest:
     path: str
@@ -76,6 +100,7 @@ class FakeConfluence:
     retry_after: str = "1"
     fail_next: list[int] = field(default_factory=list)
     requests: list[RecordedRequest] = field(default_factory=list)
+    permissions: Permissions = field(default_factory=Permissions)
 
     def __post_init__(self) -> None:
         if self.throttle_every is not None and self.throttle_every < 2:
@@ -143,6 +168,22 @@ class FakeConfluence:
                 return _Answer(200, {"results": found, "_links": {"base": self.site}})
             case ["wiki", "api", "v2", "spaces", space_id]:
                 return _Answer(200, self._space()) if space_id == self.space_id else _v2_404()
+            case ["wiki", "api", "v2", "spaces", space_id, "permissions"]:
+                if space_id != self.space_id:
+                    return _v2_404()
+                if self.permissions.refuse_space_permissions:
+                    error = {"status": 403, "code": "FORBIDDEN", "title": "Forbidden",
+                             "detail": None}
+                    return _Answer(403, {"errors": [error]})
+                body, headers = self.permissions.space_permissions(space_id, query, self.site)
+                return _Answer(200, body, headers)
+            case ["wiki", "rest", "api", "content", content_id, "restriction", "byOperation"]:
+                found = self.permissions.by_operation(content_id, self.site)
+                if found is None:
+                    return _Answer(404, {"statusCode": 404, "message": "No content found"})
+                return _Answer(200, found)
+            case ["wiki", "rest", "api", "user", "memberof"]:
+                return _Answer(200, self.permissions.member_of(query, self.site))
             case ["wiki", "api", "v2", "spaces", space_id, "pages"]:
                 return self._v2_pages(space_id, query) if space_id == self.space_id else _v2_404()
             case ["wiki", "api", "v2", "pages", page_id]:
@@ -159,8 +200,15 @@ class FakeConfluence:
                 page = self._page(page_id)
                 if page is None:
                     return _Answer(404, {"statusCode": 404, "message": "No content found"})
+                if self._expansion_fails([page], query.get("expand", "")):
+                    return _expansion_error()
                 return _Answer(200, self._v1_page(page, query.get("expand", "")))
         return _Answer(404, {"message": f"no route for {path}"})
+
+    def _expansion_fails(self, pages: list[FixturePage], expand: str) -> bool:
+        return self.permissions.expansion_fails(
+            [p.page_id for p in pages], set(expand.split(",")),
+            {p.page_id: list(p.v1.get("ancestors") or []) for p in pages})
 
     def _space(self) -> dict[str, Any]:
         return {"id": self.space_id, "key": self.space_key, "name": "QueryPie Docs"}
@@ -204,6 +252,8 @@ class FakeConfluence:
             item["version"] = {"number": page.version, "minorEdit": False}
         if "space" in expansions:
             item["space"] = {"id": int(self.space_id), "key": self.space_key, "type": "global"}
+        self.permissions.expand_content(item, expansions, self.site,
+                                        list(page.v1.get("ancestors") or []))
         return item
 
     def _v1_content(self, query: dict[str, str]) -> _Answer:
@@ -211,6 +261,8 @@ class FakeConfluence:
             return _Answer(200, {"results": [], "start": 0, "limit": 25, "size": 0, "_links": {}})
         start, limit = int(query.get("start", "0")), min(int(query.get("limit", "25")), 100)
         expand = query.get("expand", "")
+        if self._expansion_fails(self.pages[start : start + limit], expand):
+            return _expansion_error()
         results = [self._v1_page(page, expand) for page in self.pages[start : start + limit]]
         for item in results:
             del item["_links"]["base"]
@@ -219,6 +271,11 @@ class FakeConfluence:
             links["next"] = "/rest/api/content?" + urlencode({**query, "start": start + limit})
         body = {"results": results, "start": start, "limit": limit, "size": len(results)}
         return _Answer(200, {**body, "_links": links})
+
+
+def _expansion_error() -> _Answer:
+    return _Answer(400, {"statusCode": 400, "data": {"authorized": True, "valid": False},
+                         "message": "Cannot expand restrictions of an ancestor"})
 
 
 @dataclass(frozen=True)

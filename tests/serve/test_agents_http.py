@@ -61,6 +61,11 @@ async def test_dealflow_and_roadmapsmith_runs(api: Api) -> None:
     assert roadmap.status_code == 200, roadmap.text
     assert roadmap.json()["criticalPath"] == ["E-1", "E-2"]
     assert "```mermaid" in roadmap.json()["markdown"]
+    # Capacity so small the plan never ends: a clear 422, not a 500 (found by schemathesis).
+    endless = await api.post("/v1/tenants/acme/agents/RoadmapSmith/run", {
+        "capacity": {"pointsPerWeek": 5e-324, "teams": 1},
+        "epics": [{"key": "E-9", "estimate": 3}]})
+    assert endless.status_code == 422 and "pointsPerWeek" in endless.json()["detail"]
 
 
 async def test_errors_cycle_validation_unknown_agent_and_other_tenant(api: Api) -> None:

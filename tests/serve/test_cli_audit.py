@@ -106,3 +106,56 @@ def test_verify_against_the_auditors_checkpoint(settings: Settings, cli: Any,
 def test_verify_needs_a_tenant(cli: Any) -> None:
     code, out = cli("audit", "verify")
     assert code == 1 and "--tenant" in out["error"]
+
+
+def blocks(settings: Settings, tenant: str, sizes: list[int]) -> None:
+    """A chain of single entries and blocks, as the ingress and the drainer write it."""
+    audit = open_stores(settings).audit
+
+    async def append() -> None:
+        await audit.append(tenant, actor="acct-1", action="event.read", resource="r",
+                           request_id="q", outcome="ok", status=200)
+        for b, size in enumerate(sizes):
+            await audit.append_block(tenant, [
+                {"at": "2026-12-05T06:00:00.000+00:00", "actor": "acct-1",
+                 "action": "event.ingest", "resource": f"/v1/forge/events#eventId=e{b}-{i}",
+                 "requestId": f"b{b}-{i}", "outcome": "ok", "status": 202}
+                for i in range(size)])
+
+    asyncio.run(append())
+
+
+def _item(settings: Settings, tenant: str, seq: int) -> dict[str, Any]:
+    resp = make_client(settings).get_item(TableName=settings.table("Audit"), Key=to_item(
+        {"tenantId": tenant, "entryId": str(seq).zfill(SEQ_WIDTH)}))
+    return dict(resp["Item"])
+
+
+def _put(settings: Settings, item: dict[str, Any]) -> None:
+    make_client(settings).put_item(TableName=settings.table("Audit"), Item=item)
+
+
+@pytest.mark.parametrize("tamper", ["edited", "deleted", "reordered"])
+def test_verify_catches_an_edited_deleted_or_reordered_block(
+        settings: Settings, cli: Any, tamper: str) -> None:
+    blocks(settings, "acme", [3, 4, 2])  # items at 1 (single), 2-4, 5-8, 9-10
+    code, out = cli("audit", "verify", "--tenant", "acme")
+    assert code == 0 and out["ok"] and out["entries"] == 10, out
+    listed = cli("audit", "list", "--tenant", "acme", "--after", "3", "--limit", "4")[1]
+    assert [e["entryId"][-2:] for e in listed["entries"]] == ["04", "05", "06", "07"]
+    second = _item(settings, "acme", 5)
+    if tamper == "edited":  # one entry inside a block changes its resource
+        second["entries"]["L"][1]["M"]["resource"] = {"S": "/v1/forge/events#eventId=other"}
+        _put(settings, second)
+    elif tamper == "deleted":
+        remove(settings, "acme", 5)
+    else:  # two blocks of the same size swap places
+        first = _item(settings, "acme", 2)
+        third = _item(settings, "acme", 9)
+        first["entryId"], third["entryId"] = third["entryId"], first["entryId"]
+        first["count"], third["count"] = third["count"], first["count"]
+        _put(settings, first)
+        _put(settings, third)
+    code, out = cli("audit", "verify", "--tenant", "acme")
+    assert code == 1 and not out["ok"], out
+    assert out["brokenAt"] is not None and out["reason"]

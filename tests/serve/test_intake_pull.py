@@ -27,6 +27,7 @@ async def test_accepted_events_wait_in_the_log_for_re_drive(settings: Settings) 
             assert resp.status_code == 202, resp.text
             assert resp.json()["status"] == "accepted"
             ids.append(resp.json()["eventId"])
+        assert sorted(await ingress.drain()) == sorted(("acme", i) for i in ids)
         for event_id in ids:
             record = await ingress.stores.events.get("acme", event_id)
             assert record is not None and record.status.value == "accepted"

@@ -29,6 +29,10 @@ def export(root: Path) -> Path:
                              "value": f"<h2>Escalations</h2><p>{TEXT}</p>"}},
         "_links": {"webui": "/spaces/KN/pages/770001/Billing", "base": "https://x.atlassian.net"},
     }))
+    # Who may read the export's pages (embeddings.confluence_access): anyone, here.
+    (root / "permissions.json").write_text(json.dumps({"spaces": {"KN": {"results": [
+        {"principal": {"type": "role", "id": "ANONYMOUS"},
+         "operation": {"key": "read", "targetType": "space"}}]}}}))
     return root
 
 

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from serve.routing import route
+from serve.wire import to_agent_event
 from store.events import EventLog
 from store.factory import open_stores
 from tests.utils.payloads import jira_epic
@@ -16,13 +18,19 @@ from tests.utils.stack import Stack
 pytestmark = pytest.mark.stack
 
 
+async def _record(log: EventLog, event_id: str, key: str, summary: str) -> None:
+    # Stored as the drainer stores a delivery: the normalised event and its agents.
+    event = to_agent_event("dev", event_id, "jira", "issue_created",
+                           jira_epic(key=key, summary=summary))
+    await log.record("dev", event_id, "jira", "jira:issue_created",
+                     event.model_dump(mode="json"), agents=route(event))
+
+
 async def _leave_unfinished(log: EventLog) -> None:
-    # Recorded by an ingress that died before it dispatched the event.
-    await log.record("dev", "orphan-1", "jira", "jira:issue_created",
-                     jira_epic(key="RS-ORPHAN", summary="Orphaned patient epic"))
+    # Recorded by a drainer that died before the event was processed.
+    await _record(log, "orphan-1", "RS-ORPHAN", "Orphaned patient epic")
     # Claimed by an orchestrator that died mid-processing (its lease runs out).
-    await log.record("dev", "leased-1", "jira", "jira:issue_created",
-                     jira_epic(key="RS-LEASED", summary="Leased patient epic"))
+    await _record(log, "leased-1", "RS-LEASED", "Leased patient epic")
     assert await log.claim("dev", "leased-1", lease_s=0.5) is not None
 
 

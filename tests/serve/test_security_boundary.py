@@ -74,6 +74,9 @@ async def test_every_authenticated_request_is_audited(ingress: Ingress) -> None:
     assert posted.status_code == 202, posted.text
     assert "x-request-id" not in posted.headers  # a proxy that set it (Ray Serve) echoes it
     event_id = posted.json()["eventId"]
+    # A delivery's entry rides with it in the inbox; the drainer appends it to the chain.
+    assert await ingress.guard.audit.entries("acme") == []
+    await ingress.drain()
     read = await c.get(f"/v1/events/{event_id}", headers=ingress.bearer("acme", "acct-2"))
     assert read.status_code == 200
     generated = read.headers["x-request-id"]
@@ -125,14 +128,26 @@ async def test_unauthenticated_requests_leave_no_entry(ingress: Ingress) -> None
     assert await ingress.entries("acme") == []
 
 
-async def test_rate_limit_answers_429_before_any_work(ingress: Ingress) -> None:
+async def test_deliveries_are_never_rate_limited(ingress: Ingress) -> None:
+    # A 429 to Forge or Jira only delays a delivery and multiplies it: past the tenant's
+    # budget (burst 8 here) deliveries are still accepted, duplicates answered as such.
     c = ingress.client
     statuses = []
     for _ in range(12):
         resp = await c.post("/v1/forge/events", content=ignored_event(),
                             headers=ingress.bearer("flood"))
         statuses.append(resp.status_code)
-    assert statuses[:8] == [202] + [200] * 7  # the burst (the same event again: duplicates)
+    assert statuses == [202] + [200] * 11  # the same event again: duplicates
+    assert len(await ingress.entries("flood")) == 12  # each delivery audited once
+
+
+async def test_rate_limit_answers_429_before_any_work(ingress: Ingress) -> None:
+    c = ingress.client
+    statuses = []
+    for _ in range(12):
+        resp = await c.get("/v1/events/nope", headers=ingress.bearer("flood"))
+        statuses.append(resp.status_code)
+    assert statuses[:8] == [404] * 8  # the burst
     assert 429 in statuses[8:]
     limited = resp if resp.status_code == 429 else None
     assert limited is not None and int(limited.headers["retry-after"]) >= 1
@@ -140,11 +155,18 @@ async def test_rate_limit_answers_429_before_any_work(ingress: Ingress) -> None:
     # Other tenants are not affected, and 429s are not written to the audit table.
     ok = await c.get("/v1/tenants/calm/agents/TaskSmith/state", headers=ingress.bearer("calm"))
     assert ok.status_code == 200
-    assert len(await ingress.entries("flood")) == statuses.count(200) + statuses.count(202)
-    # Before any work: a rate-limited body is not even read (an invalid one still gets 429).
-    junk = await c.post("/v1/forge/events", content=b"{not json",
-                        headers=ingress.bearer("flood"))
-    assert junk.status_code == 429
+    assert len(await ingress.entries("flood")) == statuses.count(404)
+    # The interactive API is held to the same budget, before the route runs: questions to
+    # another tenant's path (403 once admitted) until the budget is spent, then 429.
+    asked = []
+    for _ in range(20):
+        resp = await c.post("/v1/tenants/elsewhere/ask", json={"question": "who is on call?"},
+                            headers=ingress.bearer("flood"))
+        asked.append(resp.status_code)
+        if resp.status_code == 429:
+            break
+    assert set(asked) <= {403, 429} and asked[-1] == 429, asked
+    assert "rate limit" in resp.json()["detail"]
     time.sleep(0.25)  # 5/s: one token back
     again = await c.get("/v1/events/nope", headers=ingress.bearer("flood"))
     assert again.status_code == 404

@@ -5,13 +5,19 @@ from __future__ import annotations
 
 import copy
 
+from agents.jira_fields import JiraFieldMap
 from serve.routing import route
 from serve.wire import to_agent_event
 from tests.utils.payloads import JIRA, load
 
+# The fixtures' site keeps Epic Link in customfield_10014 (the epic-link fixture's changelog
+# names that fieldId); a site's ids come from field discovery (agents.jira_fields).
+FIELDS = JiraFieldMap(epic_link=("customfield_10014",))
+
 
 def snapshot(name: str, payload: dict[str, object] | None = None):  # type: ignore[no-untyped-def]
-    event = to_agent_event("t", "e", "jira", "issue_updated", payload or load(JIRA / name))
+    event = to_agent_event("t", "e", "jira", "issue_updated", payload or load(JIRA / name),
+                           FIELDS)
     assert event.issue is not None
     return event.issue
 

@@ -20,6 +20,7 @@ with warnings.catch_warnings():
     # Importing ray.serve warns (pydantic deprecations inside Ray); not ours to fix.
     warnings.simplefilter("ignore", DeprecationWarning)
     from serve.context import IngressContext, set_context
+    from serve.drainer import Drainer
     from serve.ingress import app
 
 APP_ID = "ari:cloud:ecosystem::app/test-app"
@@ -54,7 +55,20 @@ class InProcessIngress:
                    **headers: str) -> httpx.Response:
         return await self.client.post(path, json=body, headers=self.bearer(tenant, **headers))
 
+    async def drain(self) -> list[tuple[str, str]]:
+        """Move every acknowledged delivery from the inbox into the event log and the audit
+        trail, as the orchestrator's drainer does; return the new events to process."""
+        drainer = Drainer(self.stores.inbox, self.stores.events, self.guard.audit)
+        fresh: list[tuple[str, str]] = []
+        while True:
+            drained, new = await drainer.drain_once()
+            fresh.extend(new)
+            if not drained:
+                return fresh
+
     async def entries(self, tenant: str) -> list[dict[str, Any]]:
+        """The tenant's audit trail, once every acknowledged delivery's entry is in."""
+        await self.drain()
         return [e.public() for e in await self.guard.audit.entries(tenant)]
 
     async def aclose(self) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 
-from serve.stack import _dynalite_bin
+from serve.stack import dynalite_command
 
 REPO = Path(__file__).resolve().parents[2]
 SHARED = REPO.parent / "shared"
@@ -35,7 +35,7 @@ class Dynalite:
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            [_dynalite_bin(), "--host", "127.0.0.1", "--port", str(self.port), "--path",
+            [*dynalite_command(), "--host", "127.0.0.1", "--port", str(self.port), "--path",
              str(self.path), "--createTableMs", "0", "--deleteTableMs", "0",
              "--updateTableMs", "0"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

@@ -30,6 +30,7 @@ class Stack:
             "CLINISIGHT_DYNAMODB_LOCAL_PORT": str(free_port()),
             "CLINISIGHT_EVENT_LEASE_S": "3",
             "CLINISIGHT_REDRIVE_INTERVAL_S": "1",
+            "CLINISIGHT_METRICS_PORT": str(free_port()),
             **env,
         }
         self.settings = Settings(
@@ -37,6 +38,7 @@ class Stack:
             data_dir=data_dir,
             http_port=int(self.env["CLINISIGHT_HTTP_PORT"]),
             dynamodb_local_port=int(self.env["CLINISIGHT_DYNAMODB_LOCAL_PORT"]),
+            metrics_port=int(self.env["CLINISIGHT_METRICS_PORT"]),
             anthropic_api_key=None,
         )
         self.client = httpx.Client(base_url=self.settings.http_url, timeout=30.0)
