@@ -34,6 +34,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -238,21 +239,26 @@ def cmd_reindex(settings: Settings, args: argparse.Namespace) -> int:
     source = args.source
     if source and not source.startswith(("http://", "https://")):
         source = str(Path(source).expanduser().resolve())  # the server runs elsewhere
-    headers = _bearer(settings, args.tenant)
     resp = _request(settings, "POST", f"/v1/tenants/{args.tenant}/reindex",
-                    json={"space": args.space, "source": source}, headers=headers)
-    if resp.status_code != 202:
-        _out(_answer(resp))
+                    json={"space": args.space, "source": source},
+                    headers=_bearer(settings, args.tenant))
+    return _follow(settings, args, resp, f"/v1/tenants/{args.tenant}/reindex", _bar)
+
+
+def _follow(settings: Settings, args: argparse.Namespace, started: httpx.Response,
+            jobs_path: str, bar: Callable[[dict[str, Any]], str]) -> int:
+    """Follow a job the POST ``started`` (a 202, else its answer is printed) to its end or
+    ``args.timeout``, a progress bar on stderr unless ``args.quiet``; print its last state."""
+    if started.status_code != 202:
+        _out(_answer(started))
         return 1
-    job = resp.json()
+    progress, shown = started.json(), ""
     deadline = time.monotonic() + args.timeout
-    progress, shown = job, ""
     while progress.get("status") == "running" and time.monotonic() < deadline:
         time.sleep(0.5)
-        got = _request(settings, "GET", f"/v1/tenants/{args.tenant}/reindex/{job['jobId']}",
-                       headers=_bearer(settings, args.tenant))
-        progress = got.json()
-        line = _bar(progress)
+        progress = _request(settings, "GET", f"{jobs_path}/{progress['jobId']}",
+                            headers=_bearer(settings, args.tenant)).json()
+        line = bar(progress)
         if not args.quiet and line != shown:
             print(line, end="", file=sys.stderr, flush=True)
             shown = line
@@ -273,25 +279,8 @@ def cmd_jira(settings: Settings, args: argparse.Namespace) -> int:
     body = {k: v for k, v in {"jql": args.jql, "resume": args.resume}.items() if v}
     resp = _request(settings, "POST", f"/v1/tenants/{args.tenant}/jira/backfill", json=body,
                     headers=_bearer(settings, args.tenant))
-    if resp.status_code != 202:
-        _out(_answer(resp))
-        return 1
-    progress, shown = resp.json(), ""
-    deadline = time.monotonic() + args.timeout
-    while progress.get("status") == "running" and time.monotonic() < deadline:
-        time.sleep(0.5)
-        got = _request(settings, "GET",
-                       f"/v1/tenants/{args.tenant}/jira/backfill/{progress['jobId']}",
-                       headers=_bearer(settings, args.tenant))
-        progress = got.json()
-        line = _jira_bar(progress)
-        if not args.quiet and line != shown:
-            print(line, end="", file=sys.stderr, flush=True)
-            shown = line
-    if not args.quiet:
-        print(file=sys.stderr)
-    _out(progress)
-    return 0 if progress.get("status") == "succeeded" else 1
+    return _follow(settings, args, resp, f"/v1/tenants/{args.tenant}/jira/backfill",
+                   _jira_bar)
 
 
 def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import orjson
@@ -42,6 +43,25 @@ class HttpError(Exception):
         self.headers = headers or {}
 
 
+# Domain errors whose message is the answer (written for the caller, no request data in it).
+_DETAIL_STATUS: dict[type[Exception], int] = {
+    PlanTooLong: 422,
+    ProposalNotFound: 404,
+    ProposalConflict: 409,
+    JiraError: 502,  # Jira's own status is not ours: the upstream failed, the request may be fine
+    NoJiraCredentials: 400,
+    JobNotFound: 404,
+    JobConflict: 409,
+    KnownNamesNotConfigured: 503,
+}
+
+
+def _detail_handler(status: int) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
+    async def handle(_: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=status)
+    return handle
+
+
 def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(HttpError)
     async def _http_error(_: Request, exc: HttpError) -> JSONResponse:
@@ -66,38 +86,8 @@ def install_handlers(app: FastAPI) -> None:
     async def _cycle(_: Request, exc: DependencyCycle) -> JSONResponse:
         return JSONResponse({"detail": str(exc), "cycle": exc.cycle}, status_code=422)
 
-    @app.exception_handler(PlanTooLong)
-    async def _too_long(_: Request, exc: PlanTooLong) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=422)
-
-    @app.exception_handler(ProposalNotFound)
-    async def _no_proposal(_: Request, exc: ProposalNotFound) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=404)
-
-    @app.exception_handler(ProposalConflict)
-    async def _proposal_conflict(_: Request, exc: ProposalConflict) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=409)
-
-    @app.exception_handler(JiraError)
-    async def _jira_error(_: Request, exc: JiraError) -> JSONResponse:
-        # Jira's own status is not ours: the upstream failed, the request may be fine.
-        return JSONResponse({"detail": str(exc)}, status_code=502)
-
-    @app.exception_handler(NoJiraCredentials)
-    async def _no_jira_credentials(_: Request, exc: NoJiraCredentials) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=400)
-
-    @app.exception_handler(JobNotFound)
-    async def _no_job(_: Request, exc: JobNotFound) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=404)
-
-    @app.exception_handler(JobConflict)
-    async def _job_conflict(_: Request, exc: JobConflict) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=409)
-
-    @app.exception_handler(KnownNamesNotConfigured)
-    async def _no_names_key(_: Request, exc: KnownNamesNotConfigured) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=503)
+    for kind, status in _DETAIL_STATUS.items():
+        app.add_exception_handler(kind, _detail_handler(status))
 
     @app.exception_handler(InvalidKey)
     async def _invalid_key(_: Request, exc: InvalidKey) -> JSONResponse:
