@@ -124,7 +124,6 @@ def _retry_after(resp: httpx.Response, fallback: float) -> float:
 class CallStats:
     """What the client went through: for a job's progress (counts only)."""
 
-    calls: int = 0
     throttled: int = 0  # 429 answers
     retried: int = 0  # calls sent again, for any reason
     slowed: int = 0  # pauses because Jira said the budget was nearly spent
@@ -175,7 +174,6 @@ class JiraClient:
                 self._slow_down = False
                 self.stats.slowed += 1
                 await asyncio.sleep(self.backoff_s)
-            self.stats.calls += 1
             try:
                 resp = await self.http.request(method, path, json=json)
             except httpx.ConnectError as exc:

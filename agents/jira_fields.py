@@ -25,7 +25,6 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
-from store.errors import VersionConflict
 from store.state import StateStore
 
 FIELDS_KEY = "~jira#fields"
@@ -160,15 +159,8 @@ class FieldCache:
         return found is None or time.time() - found.discovered_at >= self.refresh_s
 
     async def put(self, tenant: str, found: JiraFieldMap) -> JiraFieldMap:
-        for _ in range(10):
-            rec = await self.state.get(tenant, FIELDS_KEY)
-            data = {"map": found.model_dump(mode="json"),
-                    "readAt": datetime.fromtimestamp(found.discovered_at, UTC).isoformat(
-                        timespec="seconds")}
-            try:
-                await self.state.save(tenant, FIELDS_KEY, data, rec.version if rec else 0)
-                break
-            except VersionConflict:
-                continue
+        data = {"map": found.model_dump(mode="json"),
+                "readAt": datetime.fromtimestamp(found.discovered_at, UTC).isoformat(
+                    timespec="seconds")}
+        await self.state.update(tenant, FIELDS_KEY, lambda _: data)
         return found.with_overrides(self.overrides.get(tenant))
-

@@ -68,31 +68,17 @@ class RoadmapSmith(Agent):
 
     async def handle_event(self, event: AgentEvent) -> dict[str, Any]:
         if event.kind == "run":
-            roadmap = await self.run(event.tenant, RoadmapIn.model_validate(event.input or {}))
-            return roadmap.model_dump(mode="json", by_alias=True)
+            asked = await self.run(event.tenant, RoadmapIn.model_validate(event.input or {}))
+            return asked.model_dump(mode="json", by_alias=True)
         issue = event.issue
         if issue is None or not issue.is_epic or event.kind not in HANDLED | {"issue_deleted"}:
             return {"action": "none", "reason": "not an epic event"}
         epic = None if event.kind == "issue_deleted" else epic_from_issue(issue)
-
-        def change(state: dict[str, Any]) -> bool:
-            epics = state.setdefault("epics", {})
-            if epic is None:
-                epics.pop(issue.key, None)
-            else:
-                epics[issue.key] = epic.model_dump(mode="json", by_alias=True)
-            return "capacity" in state
-
-        has_capacity, _ = await self.update_state(event.tenant, change)
-        if not has_capacity:
+        if not await self._track(event.tenant, [(issue.key, epic)]):
             return {"action": "tracked", "key": issue.key}
-        try:
-            roadmap = await self.run(event.tenant, RoadmapIn())
-        except DependencyCycle as exc:
-            # An event cannot be answered with a 422: keep the reason where the UI reads it.
-            failure = {"error": str(exc), "cycle": exc.cycle}
-            await self.update_state(event.tenant, lambda s: s.update(roadmap=failure))
-            return {"action": "cycle", "cycle": exc.cycle}
+        roadmap, unplanned = await self._replan(event.tenant)
+        if roadmap is None:
+            return unplanned
         return {"action": "planned", "end": roadmap.end_date.isoformat(),
                 "criticalPath": roadmap.critical_path, "producedBy": roadmap.produced_by,
                 "fallbackReason": roadmap.fallback_reason}
@@ -107,7 +93,15 @@ class RoadmapSmith(Agent):
                    for e in events if e.issue is not None and e.issue.is_epic]
         if not updates:
             return {"action": "none", "events": len(events), "reason": "no epics"}
+        if not await self._track(tenant, updates):
+            return {"action": "tracked", "events": len(events)}
+        roadmap, unplanned = await self._replan(tenant)
+        if roadmap is None:
+            return unplanned
+        return {"action": "planned", "events": len(events), "end": roadmap.end_date.isoformat()}
 
+    async def _track(self, tenant: str, updates: list[tuple[str, EpicPlanIn | None]]) -> bool:
+        """Keep the epics as they now are (None: deleted); whether capacity is known."""
         def change(state: dict[str, Any]) -> bool:
             epics = state.setdefault("epics", {})
             for key, epic in updates:
@@ -118,15 +112,21 @@ class RoadmapSmith(Agent):
             return "capacity" in state
 
         has_capacity, _ = await self.update_state(tenant, change)
-        if not has_capacity:
-            return {"action": "tracked", "events": len(events)}
+        return bool(has_capacity)
+
+    async def _replan(self, tenant: str) -> tuple[Roadmap | None, dict[str, Any]]:
+        """Plan again after an event; a plan that cannot be made (a cycle, one past a
+        century) cannot be answered with a 422, so its reason is kept where the UI reads it."""
         try:
-            roadmap = await self.run(tenant, RoadmapIn())
+            return await self.run(tenant, RoadmapIn()), {}
         except DependencyCycle as exc:
-            failure = {"error": str(exc), "cycle": exc.cycle}
-            await self.update_state(tenant, lambda s: s.update(roadmap=failure))
-            return {"action": "cycle", "cycle": exc.cycle}
-        return {"action": "planned", "events": len(events), "end": roadmap.end_date.isoformat()}
+            failure: dict[str, Any] = {"error": str(exc), "cycle": exc.cycle}
+            outcome = {"action": "cycle", "cycle": exc.cycle}
+        except PlanTooLong as exc:
+            failure = {"error": str(exc)}
+            outcome = {"action": "too_long", "error": str(exc)}
+        await self.update_state(tenant, lambda s: s.update(roadmap=failure))
+        return None, outcome
 
     async def run(self, tenant: str, request: RoadmapIn) -> Roadmap:
         """Plan and keep the roadmap; raises ``DependencyCycle`` when no order exists."""

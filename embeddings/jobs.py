@@ -16,7 +16,6 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
-from store.errors import VersionConflict
 from store.state import StateStore
 
 # Tenants with indexed spaces, kept under a reserved tenant id: TENANT_RE requires a tenant to
@@ -76,14 +75,7 @@ class JobStore:
         self.state = state
 
     async def _update(self, tenant: str, key: str, change: Any) -> dict[str, Any]:
-        while True:
-            current = await self.state.get(tenant, key)
-            data = change(dict(current.data) if current else {})
-            try:
-                await self.state.save(tenant, key, data, current.version if current else 0)
-                return dict(data)
-            except VersionConflict:
-                continue
+        return await self.state.update(tenant, key, change)
 
     async def save_progress(self, progress: ReindexProgress) -> None:
         await self._update(progress.tenant, f"~reindex#{progress.job_id}",

@@ -14,6 +14,7 @@ from agents.registry import AGENTS
 from config.settings import Settings
 from serve.agent_server import AgentServer
 from serve.ingress import Ingress
+from serve.jira_backfill import SYNC_AGENTS
 from serve.jira_sync_server import JiraSyncServer
 from serve.mindmesh import EmbedderServer, MindMeshServer
 from serve.orchestrator import Orchestrator
@@ -40,7 +41,7 @@ def build_app(settings: Settings) -> Application:
     sweeper = _d(Sweeper).bind(settings, agents["CareTrack"])
     # Jira backfills and the reconciliation sweep hand issue batches to the mirror agents.
     jira_sync = _d(JiraSyncServer).bind(
-        settings, {name: agents[name] for name in ("CareTrack", "DealFlow", "RoadmapSmith")})
+        settings, {name: agents[name] for name in SYNC_AGENTS})
     ingress = _d(Ingress)
     if settings.ingress_replicas != 1:  # left unset otherwise, as `serve build` writes it
         ingress = ingress.options(num_replicas=settings.ingress_replicas)

@@ -21,6 +21,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
+from ray.exceptions import RayTaskError
 
 from agents.jira_client import JiraError
 from agents.roadmapsmith_models import DependencyCycle, PlanTooLong
@@ -33,6 +34,7 @@ from store.known_names import KnownNamesNotConfigured
 log = logging.getLogger("clinisight.ingress")
 
 M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
 
 
 class HttpError(Exception):
@@ -60,6 +62,18 @@ def _detail_handler(status: int) -> Callable[[Request, Exception], Awaitable[JSO
     async def handle(_: Request, exc: Exception) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=status)
     return handle
+
+
+async def unwrapped(call: Awaitable[T]) -> T:
+    """Await a deployment call; Ray wraps what the replica raised, so unwrap it and the
+    handlers below map the cause once."""
+    try:
+        return await call
+    except RayTaskError as exc:
+        cause = getattr(exc, "cause", None)
+        if isinstance(cause, Exception):
+            raise cause from None
+        raise
 
 
 def install_handlers(app: FastAPI) -> None:

@@ -4,9 +4,9 @@ the agents, a batch at a time, resumable from the last page the agents took.
 Each issue Jira returns goes through ``serve.wire._snapshot``, the function a webhook's issue
 goes through, with the tenant's field map, and becomes an ``issue_updated`` event routed by
 ``serve.routing.route``: the agents cannot tell a backfilled issue from one that arrived by
-webhook. TaskSmith is left out (``SKIPPED_AGENTS``): proposing subtasks for every open epic of a
-site the day the app is installed is a flood nobody asked for, and an epic's next real event
-still reaches it.
+webhook. Only the mirror agents (``SYNC_AGENTS``) take them; TaskSmith is left out: proposing
+subtasks for every open epic of a site the day the app is installed is a flood nobody asked
+for, and an epic's next real event still reaches it.
 
 Resumable: ``cursor`` is the ``nextPageToken`` of the first page the agents have not taken, saved
 with the counts right after they took a batch (Jira keeps a token for 7 days). A rerun with the
@@ -25,7 +25,6 @@ import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -34,9 +33,9 @@ from pydantic.alias_generators import to_camel
 from agents.events import AgentEvent
 from agents.jira_client import JiraClient, JiraError
 from agents.jira_fields import JiraFieldMap
+from embeddings.jobs import now
 from serve.routing import route
 from serve.wire import IssueIn, _snapshot
-from store.errors import VersionConflict
 from store.state import StateStore
 
 log = logging.getLogger("clinisight.jira_sync")
@@ -45,15 +44,12 @@ log = logging.getLogger("clinisight.jira_sync")
 SEARCH_FIELDS = ["summary", "description", "issuetype", "labels", "components", "priority",
                  "status", "project", "parent", "assignee", "duedate", "created", "updated",
                  "statuscategorychangedate", "timeoriginalestimate", "issuelinks"]
-SKIPPED_AGENTS = {"TaskSmith"}
+# The agents that mirror Jira issues; the JiraSync deployment holds their handles.
+SYNC_AGENTS = ("CareTrack", "DealFlow", "RoadmapSmith")
 MAX_FAILURES_KEPT = 50
 
 # agent name, its events → the agent's summary. Raises when the agent could not take them.
 Apply = Callable[[str, list[AgentEvent]], Awaitable[dict[str, Any]]]
-
-
-def now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 class SyncProgress(BaseModel):
@@ -95,18 +91,9 @@ class SyncJobs:
     def __init__(self, state: StateStore) -> None:
         self.state = state
 
-    async def _put(self, tenant: str, key: str, data: dict[str, Any]) -> None:
-        while True:
-            rec = await self.state.get(tenant, key)
-            try:
-                await self.state.save(tenant, key, data, rec.version if rec else 0)
-                return
-            except VersionConflict:
-                continue
-
     async def save(self, progress: SyncProgress) -> None:
-        await self._put(progress.tenant, f"~jira#job#{progress.job_id}",
-                        progress.model_dump(mode="json"))
+        await self.state.update(progress.tenant, f"~jira#job#{progress.job_id}",
+                                lambda _: progress.model_dump(mode="json"))
 
     async def get(self, tenant: str, job_id: str) -> SyncProgress | None:
         rec = await self.state.get(tenant, f"~jira#job#{job_id}")
@@ -117,8 +104,8 @@ class SyncJobs:
         return dict(rec.data) if rec else {}
 
     async def record_sweep(self, tenant: str, **values: Any) -> None:
-        data = {**await self.last_sweep(tenant), **values}
-        await self._put(tenant, "~jira#sync", data)
+        # Merged with what is stored at the time of the write, not before a lost race.
+        await self.state.update(tenant, "~jira#sync", lambda old: {**old, **values})
 
 
 def issue_event(tenant: str, job_id: str, raw: Any, fields: JiraFieldMap) -> AgentEvent:
@@ -133,7 +120,7 @@ async def apply_batch(events: list[AgentEvent], apply: Apply) -> dict[str, Any]:
     shares: dict[str, list[AgentEvent]] = {}
     for event in events:
         for agent in route(event):
-            if agent not in SKIPPED_AGENTS:
+            if agent in SYNC_AGENTS:
                 shares.setdefault(agent, []).append(event)
     names = sorted(shares)
     results = await asyncio.gather(*(apply(name, shares[name]) for name in names))

@@ -36,7 +36,8 @@ from agents.jira_client import JiraClient, JiraCredentials, JiraError
 from agents.jira_fields import FieldCache, JiraFieldMap, discover
 from agents.registry import make_agent
 from config.settings import Settings
-from serve.jira_backfill import Apply, SyncJobs, SyncProgress, new_job, now, run_sync
+from embeddings.jobs import now
+from serve.jira_backfill import SYNC_AGENTS, Apply, SyncJobs, SyncProgress, new_job, run_sync
 from store.factory import Stores
 
 if TYPE_CHECKING:  # imported by the deployment only: importing ray.serve is slow and noisy
@@ -44,7 +45,6 @@ if TYPE_CHECKING:  # imported by the deployment only: importing ray.serve is slo
 
 log = logging.getLogger("clinisight.jira_sync")
 
-SYNC_AGENTS = ("CareTrack", "DealFlow", "RoadmapSmith")
 
 
 class NoJiraCredentials(ValueError):

@@ -12,6 +12,7 @@ import asyncio
 import copy
 import json
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
@@ -55,6 +56,20 @@ class StateStore(ABC):
     @abstractmethod
     async def list(self, tenant: str) -> list[StateRecord]:
         """Every agent's state for one tenant."""
+
+    async def update(self, tenant: str, agent: str,
+                     change: Callable[[dict[str, Any]], dict[str, Any]]) -> dict[str, Any]:
+        """Read, ``change`` (given a copy of the data, {} when there is none), write; on a
+        ``VersionConflict`` read again and apply ``change`` to what the other writer left, so
+        no update is lost. Returns what was written."""
+        while True:
+            current = await self.get(tenant, agent)
+            data = change(dict(current.data) if current else {})
+            try:
+                await self.save(tenant, agent, data, current.version if current else 0)
+                return dict(data)
+            except VersionConflict:
+                continue
 
 
 class InMemoryStateStore(StateStore):

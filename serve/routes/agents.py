@@ -15,7 +15,6 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from ray.exceptions import RayTaskError
 
 from agents.caretrack_models import CareTrackIn, CareTrackReport
 from agents.dealflow_models import DealFlowIn, DealFlowPlan
@@ -29,7 +28,7 @@ from config.settings import Settings
 from serve import audit as boundary
 from serve.auth import Principal
 from serve.context import Caller, get_ctx, require_tenant
-from serve.errors import HttpError
+from serve.errors import HttpError, unwrapped
 from serve.jira_sync import credentials_for
 
 router = APIRouter(tags=["agents"])
@@ -66,14 +65,7 @@ async def dispatch(agent: str, event: AgentEvent) -> dict[str, Any]:
     if handle is None:
         # A process without agent deployments (tests, tools) runs the agent in-process.
         return await make_agent(agent, ctx.settings, ctx.stores.state).handle_event(event)
-    try:
-        return dict(await handle.handle_event.remote(event.model_dump(mode="json")))
-    except RayTaskError as exc:
-        # Ray wraps what the replica raised; unwrap it so install_handlers maps it once.
-        cause = getattr(exc, "cause", None)
-        if isinstance(cause, Exception):
-            raise cause from None
-        raise
+    return dict(await unwrapped(handle.handle_event.remote(event.model_dump(mode="json"))))
 
 
 async def _run(tenant: str, agent: str, caller: Caller, body: BaseModel) -> JSONResponse:

@@ -12,11 +12,10 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from ray.exceptions import RayTaskError
 
 from serve.auth import Principal
 from serve.context import Caller, IngressContext, get_ctx, require_tenant
-from serve.errors import HttpError
+from serve.errors import HttpError, unwrapped
 from serve.jira_sync import JiraSync, in_process_apply
 from serve.routes.agents import FORGE_TOKEN_HEADER
 from store.events import EventStatus
@@ -59,13 +58,7 @@ async def _call(method: str, *args: Any) -> Any:
     handle = ctx.handles.get("JiraSync")
     if handle is None:
         return await getattr(local_sync(ctx), method)(*args)
-    try:
-        return await getattr(handle, method).remote(*args)
-    except RayTaskError as exc:  # unwrap, so install_handlers maps the cause once
-        cause = getattr(exc, "cause", None)
-        if isinstance(cause, Exception):
-            raise cause from None
-        raise
+    return await unwrapped(getattr(handle, method).remote(*args))
 
 
 @router.post("/v1/tenants/{tenant}/jira/backfill", status_code=202)
@@ -92,8 +85,6 @@ async def backfill_progress(tenant: str, job_id: str, caller: Caller) -> dict[st
 async def reconcile_now(tenant: str, caller: Caller) -> dict[str, Any]:
     """Run the tenant's reconciliation sweep now and answer what it applied."""
     require_tenant(tenant, caller)
-    if get_ctx().handles.get("JiraSync") is None:
-        return await local_sync(get_ctx()).reconcile(tenant)
     return dict(await _call("reconcile", tenant))
 
 

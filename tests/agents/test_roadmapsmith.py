@@ -139,6 +139,21 @@ async def test_epic_events_track_and_replan_once_capacity_is_known(stores: Store
     assert state is not None and "cycle" in state.data["roadmap"]["error"]
 
 
+async def test_an_event_that_makes_the_plan_too_long_is_kept_not_raised(
+        stores: Stores) -> None:
+    # An event cannot be answered with a 422: a batch that raised would fail a backfill
+    # again on every resume. The reason is kept where the UI reads it, as for a cycle.
+    agent = RoadmapSmith(stores.state)
+    await agent.run("t1", RoadmapIn(capacity=CapacityIn(teams=1, points_per_week=0.001)))
+    event = to_agent_event("t1", "e1", "jira", "issue_created", epic_payload("RM-1", 100, []))
+    single = await agent.handle_event(event)
+    assert single["action"] == "too_long" and "pointsPerWeek" in single["error"]
+    batch = await agent.handle_events([event])
+    assert batch["action"] == "too_long"
+    state = await stores.state.get("t1", "RoadmapSmith")
+    assert state is not None and "working days" in state.data["roadmap"]["error"]
+
+
 async def test_claude_estimates_unestimated_epics(stores: Stores) -> None:
     def respond(_: Recorded) -> Reply:
         return tool_use_reply("estimate_epics", {"estimates": [

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.agents.jira_server import JiraSite, LocalJira
+from tests.agents.jira_server import FieldIds, JiraSite, LocalJira
 from tests.utils.stack import Stack
 
 
@@ -19,7 +19,11 @@ from tests.utils.stack import Stack
 def jira_stack(tmp_path_factory: pytest.TempPathFactory,
                models_dir: str) -> Iterator[tuple[Stack, LocalJira]]:
     basic = base64.b64encode(b"bot@clinic.org:t0ken").decode()
-    local = LocalJira(JiraSite(40), throttle_every=2, expected_auth=f"Basic {basic}")
+    # The site has Jira Software's points field and a hand-made "Story Points" one, which the
+    # tenant's override names: discovery alone would read Jira Software's first.
+    site = JiraSite(40, ids=FieldIds(story_points="customfield_10028",
+                                     classic_points="customfield_10016"))
+    local = LocalJira(site, throttle_every=2, expected_auth=f"Basic {basic}")
     with local.server() as server:
         s = Stack(Path(tmp_path_factory.mktemp("jira-stack")),
                   CLINISIGHT_MODEL_CACHE_DIR=models_dir,
@@ -43,7 +47,7 @@ def test_cli_backfill_fills_the_agents_through_their_deployments(
     assert code == 0, out
     assert out["status"] == "succeeded" and out["applied"] == 40 and out["failed"] == 0
     assert out["pages"] == 3 and out["throttled"] >= 1  # 429s waited out
-    assert out["fields"]["storyPoints"] == ["customfield_10016"]
+    assert out["fields"]["storyPoints"] == ["customfield_10016", "customfield_10028"]
     care = stack.state("CareTrack", "dev")["data"]
     assert len(care["issues"]) == 40 and care["issues"]["TM-2"]["parentKey"] == "TM-1"
     assert stack.state("RoadmapSmith", "dev")["data"]["epics"]["CM-11"]["estimate"] == 1.0
@@ -52,7 +56,8 @@ def test_cli_backfill_fills_the_agents_through_their_deployments(
 
     # A webhook now is read through the map the backfill discovered (the orchestrator's).
     issue = local.site.issue(local.site.index("CM-3"))
-    issue["fields"]["customfield_10016"] = 13.0
+    issue["fields"]["customfield_10016"] = 13.0  # the override's field
+    issue["fields"]["customfield_10028"] = 5.0  # what discovery alone would have read
     sent = stack.post_jira({"webhookEvent": "jira:issue_updated", "timestamp": 1,
                             "issue": issue}, tenant="dev")
     assert sent.status_code == 202, sent.text
