@@ -46,14 +46,11 @@ class GroupCommit:
         self.known_events = known_events
         self.max_items = max_items
         self.wait_s = wait_s
-        self.flushes = flushes
+        self._gate = asyncio.Semaphore(flushes)  # batches being written at once
         self._open: list[tuple[InboxItem, asyncio.Future[Committed]]] = []
         self._timer: asyncio.TimerHandle | None = None
         self._unwritten: dict[Key, asyncio.Future[Committed]] = {}
-        self._gate: asyncio.Semaphore | None = None
         self._tasks: set[asyncio.Task[None]] = set()
-        self.batches = 0  # written, for the benchmark's and tests' figures
-        self.items = 0
 
     async def submit(self, item: InboxItem) -> Committed:
         """Wait until ``item`` is durable (or found held already); raise the batch's error."""
@@ -83,8 +80,6 @@ class GroupCommit:
             task.add_done_callback(self._tasks.discard)
 
     async def _write(self, batch: Sequence[tuple[InboxItem, asyncio.Future[Committed]]]) -> None:
-        if self._gate is None:
-            self._gate = asyncio.Semaphore(self.flushes)
         try:
             async with self._gate:
                 keys = [item.key for item, _ in batch]
@@ -94,8 +89,6 @@ class GroupCommit:
                 new = [item for item, _ in batch if item.key not in held]
                 if new:
                     await self.inbox.put_batch(new)
-                self.batches += 1
-                self.items += len(new)
         except Exception as exc:
             for _, future in batch:
                 if not future.done():

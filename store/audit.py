@@ -147,6 +147,18 @@ class _AuditTable(DynamoTable):
         items = resp.get("Items", [])
         return from_item(items[0]) if items else None
 
+    async def holding(self, tenant: str, entry_id: str) -> dict[str, Any] | None:
+        """The item whose key is ``entry_id`` or the nearest before it: the single entry or
+        the block that holds entry ``entry_id`` if it exists."""
+        resp = await self._call(
+            self.client.query, TableName=self.name,
+            KeyConditionExpression="tenantId = :t AND entryId <= :e",
+            ExpressionAttributeValues=to_item({":t": tenant, ":e": entry_id}),
+            ScanIndexForward=False, Limit=1, ConsistentRead=True,
+        )
+        items = resp.get("Items", [])
+        return from_item(items[0]) if items else None
+
     async def page(self, tenant: str, after: str | None, limit: int) -> list[dict[str, Any]]:
         """Up to ``limit`` entries after the entry id ``after``, oldest first."""
         condition, values = "tenantId = :t", {":t": tenant}
@@ -279,15 +291,18 @@ class AuditLog:
                       page_size: int = 500) -> list[AuditEntry]:
         """Entries with a sequence number above ``after``, oldest first."""
         out: list[AuditEntry] = []
-        # A block holding entry ``after + 1`` starts at most BLOCK_MAX - 1 entries earlier.
-        start = after - BLOCK_MAX + 1
-        cursor = _seq_id(start) if start > 0 else None
+        cursor = None  # read from the item holding entry ``after + 1`` (a block may start earlier)
+        if after > 0:
+            holder = await self.table.holding(tenant, _seq_id(after + 1))
+            if holder is not None and int(holder["entryId"]) > 1:
+                cursor = _seq_id(int(holder["entryId"]) - 1)
         while limit is None or len(out) < limit:
-            items = await self.table.page(tenant, cursor, page_size)
+            want = page_size if limit is None else min(page_size, limit - len(out))
+            items = await self.table.page(tenant, cursor, want)
             for item in items:
                 out.extend(AuditEntry.model_validate(e) for e in expand(item)
                            if int(e["entryId"]) > after)
-            if len(items) < page_size:
+            if len(items) < want:
                 break
             cursor = items[-1]["entryId"]
         return out if limit is None else out[:limit]

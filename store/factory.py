@@ -39,8 +39,7 @@ def open_stores(settings: Settings, threads: int = 32) -> Stores:
         client=client,
         state=DynamoStateStore(client, settings.table("AgentState"), pool),
         events=EventLog(client, settings.table("Events"), pool),
-        inbox=DynamoInbox(client, settings.table("Inbox"), pool,
-                          flushes=settings.intake_flushes_in_flight),
+        inbox=DynamoInbox(client, settings.table("Inbox"), pool),
         names=KnownNamesCache(
             DynamoNameDigestStore(client, settings.table("PhiNames"), pool),
             settings.phi_names_key, settings.phi_names_refresh_s,

@@ -140,10 +140,8 @@ class InMemoryInbox(Inbox):
 class DynamoInbox(Inbox):
     """``ClinisightInbox-{stage}``: partition ``tenantId``, sort ``eventId``."""
 
-    def __init__(self, client: Any, table_name: str, executor: ThreadPoolExecutor,
-                 flushes: int = 4) -> None:
+    def __init__(self, client: Any, table_name: str, executor: ThreadPoolExecutor) -> None:
         self.table = DynamoTable(client, table_name, executor)
-        self.flushes = flushes
 
     @staticmethod
     def _item(item: InboxItem) -> dict[str, Any]:
@@ -174,7 +172,9 @@ class DynamoInbox(Inbox):
         )
 
     async def put_batch(self, items: Sequence[InboxItem]) -> None:
-        await self.table.batch_put([self._item(i) for i in items], concurrency=self.flushes)
+        # One call: a batch is at most 25 items (intake_batch_max), BatchWriteItem's cap; how
+        # many batches are written at once is the group commit's to say.
+        await self.table.batch_put([self._item(i) for i in items])
 
     async def get_many(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], str]:
         found = await self.table.batch_get(
