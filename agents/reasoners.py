@@ -176,8 +176,6 @@ class ClaudeReasoner(Reasoner):
         finally:
             metrics.observe("clinisight_llm_seconds", time.perf_counter() - started,
                             agent=self.agent)
-        metrics.inc("clinisight_llm_requests_total", agent=self.agent,
-                    outcome="retried" if raw.retries_taken else "ok")
         metrics.inc("clinisight_llm_tokens_total", message.usage.input_tokens, agent=self.agent,
                     direction="input")
         metrics.inc("clinisight_llm_tokens_total", message.usage.output_tokens,
@@ -192,5 +190,9 @@ class ClaudeReasoner(Reasoner):
                     await self.cache.put(
                         request.tenant, key, result.model_dump(mode="json", by_alias=True)
                     )
+                # Counted once the answer is usable: one that is not becomes the agent's
+                # fallback_offline (agents.base), not both.
+                metrics.inc("clinisight_llm_requests_total", agent=self.agent,
+                            outcome="retried" if raw.retries_taken else "ok")
                 return result
         raise ReasonerError(f"Claude answered without calling {request.task}")

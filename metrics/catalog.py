@@ -49,7 +49,7 @@ EVENT_STATUSES = ("accepted", "duplicate", "ignored")  # and rejected_<HTTP stat
 # Label -> the only values it takes. ``status`` of an event is also ``rejected_<4xx|5xx>``.
 ALLOWED: dict[str, frozenset[str]] = {
     "source": frozenset({"forge", "jira"}),
-    "outcome": frozenset({*AGENT_OUTCOMES, *LLM_OUTCOMES, *REINDEX_OUTCOMES}),
+    "outcome": frozenset({*AGENT_OUTCOMES, *LLM_OUTCOMES, *REINDEX_OUTCOMES, *AUDIT_OUTCOMES}),
     "direction": frozenset({"input", "output"}),
     "kind": frozenset(PHI_KINDS),
     "exit": frozenset(REDACTION_EXITS),
@@ -59,7 +59,7 @@ ALLOWED: dict[str, frozenset[str]] = {
     "op": frozenset({"get_item", "put_item", "update_item", "delete_item", "query", "scan",
                      "batch_write_item", "batch_get_item", "describe_table"}),
 }
-STATUS_RE = re.compile(r"^(accepted|duplicate|ignored|rejected_[45][0-9][0-9])$")
+STATUS_RE = re.compile(rf"^({'|'.join(EVENT_STATUSES)}|rejected_[45][0-9][0-9])$")
 
 CATALOG: dict[str, MetricSpec] = {s.name: s for s in (
     MetricSpec("clinisight_events_total", "counter",

@@ -41,6 +41,7 @@ from fastapi import Request
 
 import metrics
 from config.settings import Settings
+from metrics.catalog import AUDIT_OUTCOMES
 from serve.auth import Principal
 from serve.errors import HttpError
 from serve.ratelimit import RateLimited, TenantRateLimiter
@@ -108,7 +109,8 @@ def install_guard(settings: Settings, client: Any) -> Guard:
         audit=AuditLog(client, settings.table("Audit"), pool, register=anchors.register),
         max_body_bytes=settings.max_body_bytes,
     )
-    metrics.zero("clinisight_audit_appends_total", [{"outcome": "ok"}, {"outcome": "error"}])
+    metrics.zero("clinisight_audit_appends_total",
+                 [{"outcome": o} for o in AUDIT_OUTCOMES])
     return _guard
 
 

@@ -1,11 +1,12 @@
-"""The orchestrator's periodic gauges: each tenant's backlog and index size.
+"""The periodic gauges: each tenant's backlog and index size, set by the one Sweeper replica
+(every orchestrator replica would read the same index and set the same values).
 
 Every ``metrics_backlog_interval_s`` it reads the event log's sparse ``unfinished`` index once
 (keys only) and each known tenant's shard manifest (one GetItem), and sets
 ``clinisight_backlog_events`` and ``clinisight_index_chunks`` (chunks in the tenant's latest
 snapshot: the live shard is at most one snapshot interval ahead). A tenant whose backlog
 emptied is set to 0, not left at its last value. Known tenants: those with an audit chain
-(every tenant that was ever served), those with a backlog, and those this replica processed.
+(every tenant that was ever served: each delivery is audited) and those with a backlog.
 
 It also makes each known tenant's reindex series exist at 0, so a dashboard and an alert see
 "no reindex ran" rather than "no data" (the reindex job, a Ray task, adds to them).
@@ -23,18 +24,11 @@ class TenantGauges:
     def __init__(self, stores: Stores, snapshots: SnapshotStore) -> None:
         self.stores = stores
         self.snapshots = snapshots
-        self.seen: set[str] = set()
         self._zeroed: set[str] = set()
-
-    def saw(self, tenant: str) -> None:
-        self.seen.add(tenant)
-
-    async def tenants(self) -> set[str]:
-        return self.seen | set(await self.stores.anchors.tenants())
 
     async def update(self) -> None:
         backlog = await self.stores.events.backlog()
-        tenants = await self.tenants() | set(backlog)
+        tenants = set(await self.stores.anchors.tenants()) | set(backlog)
         for tenant in sorted(tenants):
             entry = backlog.get(tenant)
             metrics.set_gauge("clinisight_backlog_events", entry.events if entry else 0,

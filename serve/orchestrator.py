@@ -21,7 +21,6 @@ import asyncio
 import logging
 import os
 import time
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ray import serve
@@ -29,13 +28,10 @@ from ray.serve.handle import DeploymentHandle
 
 import metrics
 from config.settings import Settings
-from index.snapshot import SnapshotStore
 from serve.background import Periodic
 from serve.drainer import Drainer
 from serve.fair_queue import FairQueue
-from serve.gauges import TenantGauges
 from serve.observability import init_observability
-from store.dynamo import DynamoTable
 from store.events import EventStatus
 from store.factory import open_stores
 
@@ -64,11 +60,6 @@ class Orchestrator:
         # Re-drive at start-up, then every interval.
         self.redriver = Periodic("re-drive", self._redrive_pass, settings.redrive_interval_s)
         self._ensure()
-        # Backlog and index-size gauges per tenant (serve.gauges).
-        self.gauges = TenantGauges(self.stores, SnapshotStore(DynamoTable(
-            self.stores.client, settings.table("Embeddings"), ThreadPoolExecutor(2))))
-        self.gauge_pass = Periodic("gauges", self.gauges.update,
-                                   settings.metrics_backlog_interval_s)
 
     def _ensure(self) -> None:
         """Start the loops once an event loop runs (Serve may construct us outside one)."""
@@ -109,9 +100,6 @@ class Orchestrator:
 
     async def process(self, tenant: str, event_id: str) -> dict[str, Any]:
         self._ensure()
-        if self.settings.metrics_enabled:
-            self.gauges.saw(tenant)
-            self.gauge_pass.ensure()
         record = await self.stores.events.claim(tenant, event_id, self.settings.event_lease_s)
         if record is None or record.payload is None:
             return {"status": "skipped"}
@@ -147,8 +135,6 @@ class Orchestrator:
 
     async def health(self) -> dict[str, str]:
         self._ensure()
-        if self.settings.metrics_enabled:
-            self.gauge_pass.ensure()
         checks = {"orchestrator": "ok"}
         for name, handle in self.agents.items():
             try:

@@ -10,13 +10,16 @@ restart overlapping), nothing breaks: a sweep only reconciles findings, which is
 The same one runner does two housekeeping passes, each idempotent too: it publishes every
 tenant's audit chain head (``store.anchors``) every ``audit_anchor_interval_s``, and removes the
 payloads of events finished more than ``event_payload_retention_days`` ago
-(``EventLog.purge_payloads``) every ``event_payload_purge_interval_s``.
+(``EventLog.purge_payloads``) every ``event_payload_purge_interval_s``. With the metrics on it
+also sets the per-tenant backlog and index-size gauges (``serve.gauges``) every
+``metrics_backlog_interval_s``.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,8 +29,11 @@ from ray.serve.handle import DeploymentHandle
 from agents.caretrack import TenantDirectory
 from agents.events import AgentEvent
 from config.settings import Settings
+from index.snapshot import SnapshotStore
 from serve.background import Periodic
+from serve.gauges import TenantGauges
 from store.anchors import anchor_all
+from store.dynamo import DynamoTable
 from store.factory import open_stores
 
 log = logging.getLogger("clinisight.sweeper")
@@ -57,10 +63,16 @@ class Sweeper:
             "payload-purge", self.purge_payloads, settings.event_payload_purge_interval_s,
             first_delay_s=min(FIRST_HOUSEKEEPING_S, settings.event_payload_purge_interval_s),
             jitter=0.1)
+        self.loops = [self.loop, self.anchorer, self.purger]
+        if settings.metrics_enabled:
+            gauges = TenantGauges(self.stores, SnapshotStore(DynamoTable(
+                self.stores.client, settings.table("Embeddings"), ThreadPoolExecutor(2))))
+            self.loops.append(Periodic("gauges", gauges.update,
+                                       settings.metrics_backlog_interval_s))
         self._ensure()
 
     def _ensure(self) -> None:
-        for loop in (self.loop, self.anchorer, self.purger):
+        for loop in self.loops:
             loop.ensure()
 
     async def sweep(self) -> dict[str, Any]:
@@ -110,5 +122,5 @@ class Sweeper:
 
     def check_health(self) -> None:
         """Serve's replica health check: a dead loop restarts the replica."""
-        for loop in (self.loop, self.anchorer, self.purger):
+        for loop in self.loops:
             loop.check()

@@ -11,6 +11,7 @@ from agents.tasksmith_models import EpicIn, TaskSmithPlan
 from agents.tasksmith_offline import plan_epic
 from compliance.fail_closed import FALLBACK_REASON
 from compliance.phi import PhiCheckFailed
+from metrics import recorder
 from store.factory import Stores
 from tests.utils.anthropic import overloaded_reply, tool_use_reply
 from tests.utils.http import Recorded, Reply, ScriptedServer
@@ -71,11 +72,26 @@ async def test_request_shape_overload_retry_and_cache(stores: Stores) -> None:
         assert again["action"] == "proposed" and len(server.requests) == 2
 
 
-async def test_invalid_tool_input_falls_back_to_offline(stores: Stores) -> None:
+class Outcomes:
+    """Stands in for Ray's counter of Claude requests: the outcomes recorded."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def inc(self, value: float = 1.0, tags: dict[str, str] | None = None) -> None:
+        self.seen.append((tags or {}).get("outcome", "?"))
+
+
+async def test_invalid_tool_input_falls_back_to_offline(stores: Stores,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    outcomes = Outcomes()
+    monkeypatch.setitem(recorder._objects, "clinisight_llm_requests_total", outcomes)
     bad = tool_use_reply("propose_subtasks", {"subtasks": []})
     with ScriptedServer(scripted([bad])) as server:
         reasoner = ClaudeReasoner(api_key="k", model="m", base_url=server.url, max_retries=0)
         result = await TaskSmith(stores.state, reasoner).handle_event(event())
+    # One request, one outcome: an answer that could not be used is the fallback, not also ok.
+    assert outcomes.seen == ["fallback_offline"]
     assert result["producedBy"] == "offline"
     state = await stores.state.get("t1", "TaskSmith")
     assert state is not None

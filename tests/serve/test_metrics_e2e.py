@@ -6,6 +6,7 @@ One test drives everything (the stack is the session's), then waits for Ray's me
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import dataclasses
 import json
@@ -16,6 +17,8 @@ import pytest
 
 from metrics.catalog import ALLOWED, CATALOG, NAME_RE, PREFIX, STATUS_RE, exported
 from serve.stack import pid_file
+from store.events import EventStatus
+from store.factory import open_stores
 from tests.embeddings.confluence_server import FakeConfluence, FixturePage, load_fixture_pages
 from tests.utils.payloads import forge_epic
 from tests.utils.prometheus import Sample, present, scrape, total
@@ -162,7 +165,20 @@ def test_product_metrics_move_and_carry_no_phi(stack: Stack,
                 assert NAME_RE.match(value) and len(value) <= 64, (sample.name, value)
 
 
+async def _failed_event(stack: Stack, event_id: str) -> None:
+    """An event the orchestrator gave up on, as it records one after its last attempt (final:
+    the re-drive leaves it alone)."""
+    local = stack.settings.model_copy(update={
+        "dynamodb_endpoint": f"http://127.0.0.1:{stack.settings.dynamodb_local_port}"})
+    events = open_stores(local, threads=2).events
+    await events.record(TENANT, event_id, "jira", "jira:issue_updated", {}, EventStatus.FAILED,
+                        ["DealFlow"])
+    await events.finish(TENANT, event_id, EventStatus.FAILED, ["DealFlow"], None,
+                        "ValueError in agent DealFlow")
+
+
 def test_status_reports_backlog_failures_and_shards(stack: Stack) -> None:
+    asyncio.run(_failed_event(stack, "status-failed-1"))
     code, out = stack.cli("status", "--tenant", TENANT)
     assert code == 0, out
     assert out["health"]["status"] == "ok"
@@ -170,5 +186,8 @@ def test_status_reports_backlog_failures_and_shards(stack: Stack) -> None:
     mine = out["tenants"][TENANT]
     assert mine["backlog"]["events"] == 0 and mine["backlog"]["oldest"] is None
     assert mine["reindexRunning"] == []
+    (failed,) = mine["failures"]["DealFlow"]
+    assert failed["eventId"] == "status-failed-1" and failed["errorType"] == "ValueError"
+    assert set(mine["failures"]) == {"DealFlow"}  # nothing else failed for this tenant
     assert mine["shard"] is not None and mine["shard"]["chunks"] >= 4
     assert "Zebulon" not in json.dumps(out)
