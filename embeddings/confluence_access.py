@@ -92,22 +92,18 @@ class ConfluenceAccess:
 
     async def space_grants(self, space_key: str) -> Clause:
         what = f"reading the permissions of Confluence space {space_key!r}"
-        try:
-            # The page listing (v2) resolved the space's id already: no request for it again.
-            space_id = await self.client.space_id(space_key)
-            url: str | None = self.client.url(f"/wiki/api/v2/spaces/{space_id}/permissions")
-            params: dict[str, str | int] | None = {"limit": 250}
-            found: list[dict[str, Any]] = []
-            while url is not None:
-                data, response = await self.client.get_json(url, params, what)
-                params = None
-                found.extend(_dict(r) for r in data.get("results") or [])
-                url = self.client.next_link(data, response, what)
-        except (ConfluenceAuthError, ConfluenceNotFound) as exc:
-            if exc.status == 401:  # no or wrong credentials: nothing was learnt, say so
-                raise
-            log.warning("%s: %s; its pages are readable by nobody", what, type(exc).__name__)
-            return ()
+        # A refusal (403, 404) is raised, not turned into "nobody" here: the callers
+        # (embeddings.access_sync) deny the space's pages, skip its listing and report why.
+        # The page listing (v2) resolved the space's id already: no request for it again.
+        space_id = await self.client.space_id(space_key)
+        url: str | None = self.client.url(f"/wiki/api/v2/spaces/{space_id}/permissions")
+        params: dict[str, str | int] | None = {"limit": 250}
+        found: list[dict[str, Any]] = []
+        while url is not None:
+            data, response = await self.client.get_json(url, params, what)
+            params = None
+            found.extend(_dict(r) for r in data.get("results") or [])
+            url = self.client.next_link(data, response, what)
         return space_clause(found)
 
     async def space_facts(self, space_key: str) -> dict[str, PageAccessFacts]:

@@ -159,6 +159,7 @@ async def test_unreadable_space_permissions_deny_every_page(
     manager = open_manager(settings, threads=4)
     done = await reindex(site, stores, manager, embedder)
     assert done.status == "succeeded" and done.embedded == 60
+    assert done.access_error == "ConfluenceAuthError"  # the refusal is reported, not hidden
     for reader in (A, B, MEDIC):
         assert await pages_for(manager, reader, "ward rota case 2", embedder) == set()
 

@@ -53,6 +53,8 @@ async def test_a_user_removed_from_a_group_is_denied_once_the_cache_expires(
         # Per person and per tenant: M's entry and another tenant's are their own.
         assert allows(NURSES_ONLY, await cache.tokens("t1", "acc-M"))
         assert len(site.list_requests("/user/memberof")) == 3
+        await cache.tokens("t2", "acc-M")  # the same person in another tenant: asked again
+        assert len(site.list_requests("/user/memberof")) == 4
 
 
 async def test_a_failed_lookup_leaves_own_grants_only_and_is_not_cached(
