@@ -74,11 +74,8 @@ class JobStore:
     def __init__(self, state: StateStore) -> None:
         self.state = state
 
-    async def _update(self, tenant: str, key: str, change: Any) -> dict[str, Any]:
-        return await self.state.update(tenant, key, change)
-
     async def save_progress(self, progress: ReindexProgress) -> None:
-        await self._update(progress.tenant, f"~reindex#{progress.job_id}",
+        await self.state.update(progress.tenant, f"~reindex#{progress.job_id}",
                            lambda _: progress.model_dump(mode="json"))
 
     async def progress(self, tenant: str, job_id: str) -> ReindexProgress | None:
@@ -100,7 +97,7 @@ class JobStore:
                 st.source = source
             return st.model_dump(mode="json")
 
-        await self._update(tenant, f"~pages#{space}", change)
+        await self.state.update(tenant, f"~pages#{space}", change)
 
     async def site(self, tenant: str) -> SiteState:
         rec = await self.state.get(tenant, "~site")
@@ -116,8 +113,8 @@ class JobStore:
         def listed(data: dict[str, Any]) -> dict[str, Any]:
             return {"tenants": sorted({*data.get("tenants", []), tenant})}
 
-        await self._update(tenant, "~site", change)
-        await self._update(SITES_TENANT, SITES_KEY, listed)
+        await self.state.update(tenant, "~site", change)
+        await self.state.update(SITES_TENANT, SITES_KEY, listed)
 
     async def site_tenants(self) -> list[str]:
         """Every tenant with an indexed space (what the access resync walks)."""
