@@ -21,7 +21,9 @@ Two pieces, both in this one module:
   to the audit table: a flood of them must not become a flood of writes. They are logged.
 
 Every route is covered without a line in its handler: a route missing from ``ACTIONS`` is
-audited as ``"<method> <path template>"``.
+audited as ``"<method> <path template>"``. The boundary fails closed: until the replica has
+installed its guard (``install_guard``), every request is answered 503 with ``Retry-After``,
+never served without its limits and its audit entry.
 """
 
 from __future__ import annotations
@@ -120,9 +122,18 @@ def caller_of(scope: Scope) -> Principal | None:
     return caller
 
 
-def audit_log() -> AuditLog | None:
-    """This replica's audit log, for entries beyond the request's own (None before set-up)."""
-    return _guard.audit if _guard is not None else None
+def _installed() -> Guard:
+    """This replica's guard. Before ``install_guard`` there is none, and the boundary fails
+    closed: a request is answered 503 rather than served unlimited and unaudited."""
+    if _guard is None:
+        raise HttpError(503, "ingress not ready: its audit trail is not set up, retry later",
+                        {"Retry-After": "5"})
+    return _guard
+
+
+def audit_log() -> AuditLog:
+    """This replica's audit log, for entries beyond the request's own (503 before set-up)."""
+    return _installed().audit
 
 
 def uninstall_guard() -> None:
@@ -141,10 +152,11 @@ def admit(request: Request, caller: Principal, limited: bool = True) -> None:
     state = request.scope.setdefault("state", {})
     state[_CALLER] = caller
     sentry_sdk.get_isolation_scope().set_tag("tenant", caller.tenant)
-    if _guard is None or not limited:
+    guard = _installed()
+    if not limited:
         return
     try:
-        _guard.limiter.take(caller.tenant)
+        guard.limiter.take(caller.tenant)
     except RateLimited as exc:
         log.warning("rate limited tenant=%s request=%s path=%s", caller.tenant,
                     state.get(_REQUEST_ID), request.url.path)
@@ -215,9 +227,14 @@ class AuditMiddleware:
         # when no proxy did (tests, another server), so a response never carries two.
         request_id, sent = _request_id(scope)
         scope.setdefault("state", {})[_REQUEST_ID] = request_id
-        if _guard is not None and _declared_size(scope) > _guard.max_body_bytes:
+        guard = _guard
+        if guard is None:
+            # Fail closed: no route runs without its rate limit, body limit and audit trail.
+            await self._unavailable(send, None if sent else request_id)
+            return
+        if _declared_size(scope) > guard.max_body_bytes:
             # Every route, not only event intake: no body over the limit is read at all.
-            await _reply(send, 413, f"body exceeds the limit of {_guard.max_body_bytes} bytes",
+            await _reply(send, 413, f"body exceeds the limit of {guard.max_body_bytes} bytes",
                          None if sent else request_id)
             return
         held: Message | None = None
@@ -260,14 +277,15 @@ class AuditMiddleware:
                       body: bytes | None) -> None:
         state = scope.get("state", {})
         caller: Principal | None = state.get(_CALLER)
-        if caller is None or _guard is None or status == 429 or state.get(_DEFERRED) == status:
+        if caller is None or status == 429 or state.get(_DEFERRED) == status:
             return
+        guard = _installed()
         route = scope.get("route")
         template = getattr(route, "path", None) or str(scope.get("path", ""))
         method = str(scope.get("method", "GET"))
         action = ACTIONS.get((method, template), f"{method} {template}")
         try:
-            await _guard.audit.append(
+            await guard.audit.append(
                 caller.tenant, actor=caller.account, action=action,
                 resource=_resource(scope, body), request_id=request_id,
                 outcome=outcome_of(status), status=status,

@@ -132,12 +132,10 @@ def _audit_created(request: Request, caller: Principal) -> Callable[[str, str],
     request_id = str(request.scope.get("state", {}).get("clinisight_request_id", ""))
 
     async def record(proposal_id: str, key: str) -> None:
-        audit = boundary.audit_log()
-        if audit is not None:
-            await audit.append(
-                caller.tenant, actor=caller.account, action="jira.create_issue",
-                resource=f"jira:{key}#proposal={proposal_id}", request_id=request_id,
-                outcome="ok", status=201)
+        await boundary.audit_log().append(
+            caller.tenant, actor=caller.account, action="jira.create_issue",
+            resource=f"jira:{key}#proposal={proposal_id}", request_id=request_id,
+            outcome="ok", status=201)
     return record
 
 

@@ -216,3 +216,26 @@ async def test_a_reindex_body_cannot_choose_what_the_server_reads(ingress: Ingre
     assert resp.status_code == 422, resp.text
     assert resp.json()["detail"].startswith("invalid source")
     assert str(ingress.settings.data_dir) not in resp.text
+
+
+async def test_without_its_guard_the_ingress_fails_closed(ingress: Ingress) -> None:
+    # A replica whose guard is not set up (or was torn down) has no rate limit, body limit or
+    # audit trail: it must answer 503 and let the platform retry, never serve unaudited.
+    from serve import audit as boundary
+
+    boundary.uninstall_guard()
+    try:
+        resp = await ingress.client.post("/v1/forge/events", content=ignored_event(),
+                                         headers=ingress.bearer("acme"))
+        assert resp.status_code == 503, resp.text
+        assert resp.headers["retry-after"] and "retry" in resp.json()["detail"]
+        read = await ingress.client.get("/v1/events/anything", headers=ingress.bearer("acme"))
+        assert read.status_code == 503
+        with pytest.raises(Exception, match="not ready"):
+            boundary.audit_log()
+    finally:
+        boundary.install_guard(ingress.settings, ingress.stores.client)
+    assert await ingress.stores.inbox.pending(10) == []  # nothing was accepted meanwhile
+    ok = await ingress.client.post("/v1/forge/events", content=ignored_event(),
+                                   headers=ingress.bearer("acme"))
+    assert ok.status_code == 202, ok.text
