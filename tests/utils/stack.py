@@ -31,6 +31,11 @@ class Stack:
             "CLINISIGHT_EVENT_LEASE_S": "3",
             "CLINISIGHT_REDRIVE_INTERVAL_S": "1",
             "CLINISIGHT_METRICS_PORT": str(free_port()),
+            # Ray Serve holds a stopping Ingress replica for a minimum draining period (30 s by
+            # default, even with no request in flight) so that load balancers can deregister
+            # it. Nothing balances in front of a test stack, and every `down` paid those 30 s;
+            # in-flight requests are still drained (Serve waits for them regardless).
+            "RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S": "0",
             **env,
         }
         self.settings = Settings(
