@@ -24,7 +24,7 @@ async def proxied(settings: Settings) -> AsyncIterator[tuple[InProcessIngress, D
     assert settings.dynamodb_endpoint is not None
     proxy = DynamoProxy(settings.dynamodb_endpoint, settings.table("Inbox")).start()
     s = settings.model_copy(update={"dynamodb_endpoint": proxy.url, "rate_limit_per_s": 0.0,
-                                    "intake_batch_wait_ms": 50.0})
+                                    "intake_batch_wait_ms": 100.0})
     ing = InProcessIngress(s, TestKey())
     yield ing, proxy
     await ing.aclose()
@@ -42,11 +42,14 @@ async def post_all(ing: InProcessIngress, bodies: list[bytes],
         for b in bodies)))
 
 
-async def test_concurrent_deliveries_share_one_batch(proxied) -> None:  # type: ignore[no-untyped-def]
+async def test_concurrent_deliveries_share_batches(proxied) -> None:  # type: ignore[no-untyped-def]
     ing, proxy = proxied
     answers = await post_all(ing, [epic(n) for n in range(20)])
     assert [a.status_code for a in answers] == [202] * 20
-    assert proxy.batch_writes == 1  # twenty deliveries, one BatchWriteItem
+    # Twenty deliveries, a handful of BatchWriteItems (one each without group commit). Not
+    # exactly one: a batch closes 100 ms after its first delivery, and on a loaded machine the
+    # twenty can take longer than that to reach the committer (CI once saw two batches).
+    assert 1 <= proxy.batch_writes <= 4
     ids = [a.json()["eventId"] for a in answers]
     for event_id in ids:  # readable while still in the inbox
         got = await ing.client.get(f"/v1/events/{event_id}", headers=ing.bearer("acme"))
