@@ -56,9 +56,9 @@ from benchmarks.common import (  # noqa: E402
 )
 from benchmarks.cpu_sampler import CpuSampler  # noqa: E402
 from compliance.phi import redact  # noqa: E402
-from embeddings.chunking import chunk_page  # noqa: E402
 from embeddings.confluence import FolderSource  # noqa: E402
 from embeddings.embedder import make_embedder  # noqa: E402
+from embeddings.reindex import ChunkingOptions  # noqa: E402
 
 
 def generate_space(folder: Path, pages: int) -> None:
@@ -81,9 +81,9 @@ def generate_space(folder: Path, pages: int) -> None:
 
 async def chunk_texts(folder: Path, max_chars: int, overlap: int) -> list[str]:
     texts: list[str] = []
+    chunking = ChunkingOptions(max_chars, overlap)  # as the job chunks: tokens counted too
     async for page in FolderSource(folder).iter_pages("BENCH"):
-        texts.extend(c.embed_text for c in chunk_page(page, max_chars=max_chars,
-                                                       overlap=overlap, redact=redact))
+        texts.extend(c.embed_text for c in chunking.chunk(page, redact))
     return texts
 
 

@@ -25,7 +25,6 @@ import numpy as np
 
 from compliance.phi import PhiCheckFailed
 from embeddings.access_sync import refresh_page, refresh_space
-from embeddings.chunking import chunk_page
 from embeddings.confluence_access import access_for
 from embeddings.egress import SourcePolicy
 from embeddings.jobs import JobStore
@@ -101,8 +100,7 @@ async def apply_page_event(
             await jobs.record_pages(tenant, space, {}, [page_id], None)
         return {"action": "removed", "pageId": page_id}
     try:
-        chunks = chunk_page(current, max_chars=chunking.max_chars, overlap=chunking.overlap,
-                            redact=redact)
+        chunks = chunking.chunk(current, redact)
     except PhiCheckFailed as exc:
         log.warning("page %s of tenant %s not indexed: its PHI check failed", page_id, tenant)
         raise PhiCheckFailed(f"page {page_id} not indexed: its PHI check failed") from exc

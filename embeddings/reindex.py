@@ -22,7 +22,7 @@ import numpy as np
 from pydantic import SecretStr
 
 from embeddings.access_sync import space_exprs
-from embeddings.chunking import ConfluencePage, chunk_page
+from embeddings.chunking import Chunk, ConfluencePage, chunk_page
 from embeddings.confluence import (
     ApiTokenAuth,
     ConfluenceClient,
@@ -32,6 +32,7 @@ from embeddings.confluence import (
 )
 from embeddings.confluence_access import AccessSource
 from embeddings.egress import SourcePolicy, check_folder, check_url
+from embeddings.embedder import TEXT_TOKENS, token_counter
 from embeddings.jobs import JobStore, ReindexProgress, now
 from embeddings.reindex_sink import DurableSink, IndexWriter, PageAssembler, StageClock, fail
 from embeddings.snapshot_policy import SnapshotPolicy
@@ -44,8 +45,20 @@ EmbedStream = Callable[[Sequence[str]], Iterator[tuple[np.ndarray, np.ndarray]]]
 
 @dataclass(frozen=True)
 class ChunkingOptions:
+    """How pages become passages: at most ``max_chars`` characters each, ``overlap`` shared
+    with the next, and (unless ``max_tokens`` is None) no more than the embedding model reads,
+    counted by its own tokenizer (``embeddings.chunking`` says why characters alone are not
+    enough for Korean or Japanese)."""
+
     max_chars: int = 600
     overlap: int = 80
+    max_tokens: int | None = TEXT_TOKENS
+
+    def chunk(self, page: ConfluencePage, redact: Redact | None) -> list[Chunk]:
+        counted = self.max_tokens is not None
+        return chunk_page(page, max_chars=self.max_chars, overlap=self.overlap, redact=redact,
+                          count_tokens=token_counter() if counted else None,
+                          max_tokens=self.max_tokens)
 
 
 @dataclass(frozen=True)
@@ -171,8 +184,7 @@ async def reindex_space(
     with clock("chunk"):
         for page in todo:
             try:
-                chunks = chunk_page(page, max_chars=chunking.max_chars,
-                                    overlap=chunking.overlap, redact=redact)
+                chunks = chunking.chunk(page, redact)
             except Exception as exc:  # a malformed page must not stop the space
                 fail(progress, page.page_id, type(exc).__name__)
                 continue

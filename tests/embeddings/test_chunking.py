@@ -12,6 +12,7 @@ from embeddings.chunking import (
     make_chunk_id,
     split_text,
 )
+from embeddings.embedder import TEXT_TOKENS, token_counter
 from embeddings.storage_format import Section, parse_storage
 
 from .confluence_server import FixturePage, load_fixture_pages
@@ -212,3 +213,81 @@ def test_bad_sizes_are_rejected(max_chars: int, overlap: int) -> None:
 
     with pytest.raises(ValueError, match="max_chars|overlap"):
         chunk_page(page, max_chars=max_chars, overlap=overlap)
+
+
+# -- what the embedding model reads -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("page_id", sorted(PAGES))
+def test_with_the_models_tokenizer_no_chunk_outruns_what_the_model_reads(page_id: str) -> None:
+    count = token_counter()
+    page = PAGES[page_id]
+    by_chars = chunk_page(page, max_chars=600, overlap=80)
+    # These pages (a Korean product manual) are about 1.2 tokens a character: counted in
+    # characters alone, the model would never read the end of most of their chunks.
+    assert any(count(c.embed_text) > TEXT_TOKENS for c in by_chars)
+
+    chunks = chunk_page(page, max_chars=600, overlap=80, count_tokens=count,
+                        max_tokens=TEXT_TOKENS)
+
+    assert len(chunks) > len(by_chars)
+    assert all(count(c.embed_text) <= TEXT_TOKENS for c in chunks)
+    assert all(0 < len(c.text) <= 600 for c in chunks)
+    for section in parse_storage(page.body_storage):
+        texts = [c.text for c in chunks if tuple(c.heading_path) == section.heading_path]
+        for word in section.text.split():
+            if count(word) < TEXT_TOKENS // 8:  # a longer word (a URL) may be cut
+                assert any(word in text for text in texts), word
+
+
+def test_japanese_is_split_at_sentence_ends_within_the_token_budget() -> None:
+    count = token_counter()
+    sentences = [
+        f"{n}番目の患者の退院計画は、看護チームが毎週月曜日の朝に見直し、薬剤師と共有します。"
+        for n in range(1, 31)
+    ]
+    text = "".join(sentences)  # no spaces at all, as Japanese is written
+    assert count(text) > 6 * 120
+
+    pieces = split_text(text, max_chars=600, overlap=80, count_tokens=count, max_tokens=120)
+
+    assert all(count(piece) <= 120 for piece in pieces)
+    assert all(piece.endswith("。") for piece in pieces)
+    for sentence in sentences:
+        assert any(sentence in piece for piece in pieces)
+
+
+def test_english_chunks_are_the_same_with_or_without_the_token_budget() -> None:
+    body = "".join(
+        f"<p>Step {n}: the charge nurse reviews the discharge checklist with the pharmacist, "
+        f"confirms the follow-up appointment and records the handover in the ward log.</p>"
+        for n in range(1, 25)
+    )
+    page = ConfluencePage(page_id="9", title="Discharge", space_key="S", version=1, url="u",
+                          body_storage=body)
+
+    by_chars = chunk_page(page, max_chars=600, overlap=80)
+    by_both = chunk_page(page, max_chars=600, overlap=80, count_tokens=token_counter(),
+                         max_tokens=TEXT_TOKENS)
+
+    assert len(by_chars) > 3 and by_both == by_chars  # 600 characters of English fit
+
+
+def test_the_token_window_is_found_by_bisection_and_always_moves_forward() -> None:
+    def utf8_bytes(text: str) -> int:
+        return len(text.encode())
+
+    text = "환자 상태는 안정적이며 " * 40 + "stable " * 40
+    pieces = split_text(text, max_chars=300, overlap=40, count_tokens=utf8_bytes, max_tokens=90)
+    assert all(utf8_bytes(piece) <= 90 for piece in pieces)
+    assert max(utf8_bytes(piece) for piece in pieces) > 60  # filled, not shrunk to nothing
+    assert pieces[0].startswith("환자") and pieces[-1].endswith("stable")
+
+    # A character that alone counts more than the budget still goes, one at a time.
+    assert split_text("abc", max_chars=10, overlap=0, count_tokens=lambda t: 9 * len(t),
+                      max_tokens=5) == ["a", "b", "c"]
+
+
+def test_a_token_counter_needs_a_budget() -> None:
+    with pytest.raises(ValueError, match="together"):
+        chunk_page(PAGES["544178405"], count_tokens=token_counter())

@@ -155,10 +155,12 @@ async def test_pages_go_in_batches_and_one_snapshot_ends_a_short_job(
     settings: Settings, stores: Stores, embedder: Embedder
 ) -> None:
     writer = CountingWriter(manager(settings).snapshots)
-    done = await run(stores, writer, local_stream(embedder))
+    # No snapshot by time: eleven batches on a loaded machine can outlast a short interval.
+    done = await run(stores, writer, local_stream(embedder), SnapshotPolicy(interval_s=3600))
     assert (done.embedded, done.failed) == (4, 0)
-    # 78 chunk texts in batches of 16: the four pages complete in three of the five batches.
-    assert (writer.upsert_calls, writer.snapshot_calls) == (3, 1)
+    # 162 chunk texts (94, 32, 11 and 25 a page, each within the model's 254 tokens) in batches
+    # of 16: the four pages complete in four of the eleven batches (the 6th, 8th, 9th, 11th).
+    assert (writer.upsert_calls, writer.snapshot_calls) == (4, 1)
     assert set(done.stages) >= {"list", "chunk", "embed_first", "embed", "upsert",
                                 "final_snapshot", "record"}
     assert len((await JobStore(stores.state).space("t1", "QM")).pages) == 4
@@ -168,7 +170,7 @@ async def test_pages_lost_before_a_snapshot_are_reported_not_recorded(
     settings: Settings, stores: Stores, embedder: Embedder
 ) -> None:
     index = RestartingIndex(settings)
-    done = await run(stores, index, local_stream(embedder))
+    done = await run(stores, index, local_stream(embedder), SnapshotPolicy(interval_s=3600))
     lost = index.batches[0]
     assert lost and len(index.batches) > 1
     assert done.failures == [{"pageId": p, "error": "NotInSnapshot"} for p in lost]
