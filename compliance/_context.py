@@ -65,6 +65,14 @@ _ON_DASHED_DAY = re.compile(
     r"|hours?|days?|d\b|weeks?|wks?|months?|times|x\b|pts?\b|points?|people|breaths|bpm|ng|nc"
     r"|lit|/))"
 )
+# A date typed against the word before it, as hurried notes do ("seen on10/14/82", "d/c
+# planned for12/3"): only after the handful of words that introduce a date, so that versions
+# and codes glued to letters ("v2/3", "A1/2") stay what they are.
+_GLUED_DATE = re.compile(
+    r"(?i:\b(?:on|for|since|seen|from|until|till|dated?|by|of|admitted|discharged))"
+    r"((?:0?[1-9]|1[0-2])/(?:0?[1-9]|[12][0-9]|3[01])(?:/(?:[0-9]{4}|[0-9]{2}))?)"
+    r"(?![0-9]|/[0-9]|\.[0-9]|[-+][0-9])"
+)
 # Numbers with a slash that are not dates: halves and thirds ("1/2 NS", "rales 1/3 up"), pain
 # scores ("CP 4/10"), ventilator settings ("PSV 10/5", "CPAP 5/5"), strength grades.
 _FRACTION = re.compile(r"1/[234]|2/3|3/4")
@@ -229,6 +237,9 @@ def _date_candidates(text: str) -> Iterator[tuple[int, int, bool]]:
     for m in _SHORT_DATE.finditer(text):
         if not _not_short_date(text, m.start(), m.end()):
             yield m.start(), m.end(), False
+    for m in _GLUED_DATE.finditer(text):
+        if not _not_short_date(text, m.start(1), m.end(1)):
+            yield m.start(1), m.end(1), False
     for pattern in (_MONTH_ALONE, _ORDINAL_DAY, _ON_DASHED_DAY):
         for m in pattern.finditer(text):
             yield m.start(1), m.end(1), False

@@ -61,8 +61,10 @@ _MBI = re.compile(
 _EXT = r"(?:\s*(?:x|ext\.?|extension)\s*[0-9]{1,6})?"
 _PHONE = re.compile(
     r"(?<![0-9A-Za-z_+])(?<![0-9][-./])(?:"
-    # North America: +1 (614) 555-0178, 1-800-555-0148, 614.555.0163, 917 555 0129, ext. 22
-    r"(?:\+?1[ .-]?)?(?:\([2-9][0-9]{2}\) ?|[2-9][0-9]{2}[ .-])[0-9]{3}[ .-][0-9]{4}"
+    # North America: +1 (614) 555-0178, 1-800-555-0148, 614.555.0163, 917 555 0129, ext. 22,
+    # and with slashes as notes write them (201/324/1423): three groups of 3, 3 and 4 digits
+    # are never a date or a ratio
+    r"(?:\+?1[ .-]?)?(?:\([2-9][0-9]{2}\) ?|[2-9][0-9]{2}[ ./-])[0-9]{3}[ ./-][0-9]{4}"
     + _EXT
     # Any three digits as the area code where the separators agree, as generated and foreign
     # numbers have them: 054-353-1726, 001-748-088-2851x818, (054)353-1726

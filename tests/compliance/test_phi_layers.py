@@ -50,12 +50,16 @@ def spans(text: str) -> list[tuple[str, PhiKind]]:
         ("s/p PTCA and stent to RCA 12/82, reoccluded", "12/82", PhiKind.DATE),
         ("she said it was the 11th of the month", "11th", PhiKind.DATE),
         ("Returned to the cath lab on 6-9 for a second stent.", "6-9", PhiKind.DATE),
+        # a date typed against the word before it
+        ("Pt last seen by cardiology on10/14/82, no changes since.", "10/14/82", PhiKind.DATE),
+        ("d/c planned for12/3 if afebrile", "12/3", PhiKind.DATE),
         # "due" is a med schedule's word in a note, not a release's
         ("Pt stable overnight. Heparin gtt infusing, pt tolerating. Next INR due 4/19. Labs "
          "drawn, pt aware.", "4/19", PhiKind.DATE),
         # numbers
         ("Will remain involved as needed. Pager #54321.", "54321", PhiKind.PHONE),
         ("How can we reach you? You can call 070 4493 5104", "070 4493 5104", PhiKind.PHONE),
+        ("wife would like a call at 201/324/1423 tonight", "201/324/1423", PhiKind.PHONE),
         ("98 yo gentleman admitted via cath lab", "98", PhiKind.AGE),
         # the other numbers HIPAA lists beside health-plan ones
         ("transport booked, arriving 0900 (ref # 5520193)", "5520193", PhiKind.MEMBER_ID),
@@ -79,6 +83,8 @@ def test_phi_without_a_pattern_cue_is_found(text: str, value: str, kind: PhiKind
         "remains on CPAP 5/5, PSV 10/5 overnight",
         "c/o 4/10 chest pain, relieved by NTG",
         "SBP has been stable 130-140 all shift",
+        # glued to a word that does not introduce a date: versions, codes, ratios
+        "Upgraded the pump firmware v2/3 and relabelled bay A1/2; BP 120/80/60.",
         "pt on 2-3 L NC overnight, weaned on 4-5 days of steroids",
         # project text: sprint and release dates, versions, keys, components
         "Sprint 14 ends 7/22; release 2.3.1 ships after CARE-118 is merged.",
