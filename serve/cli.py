@@ -112,6 +112,7 @@ def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
     except (CliError, RuntimeError):
         _stop_pid(proc.pid, 30)
         raise
+    recorded = json.loads(pid_file(settings).read_text())
     _out({
         "status": "up",
         "url": settings.http_url,
@@ -120,7 +121,9 @@ def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
         "logs": str(logs / "stack.log"),
         # Where Prometheus scrapes this node: Serve's metrics and the product's (README
         # "Operating").
-        "metrics": json.loads(pid_file(settings).read_text()).get("metrics"),
+        "metrics": recorded.get("metrics"),
+        # Ray's own logs of this stack (Serve's proxy, replicas, workers): its session's folder.
+        "rayLogs": recorded.get("rayLogs"),
         "health": health,
     })
     return 0

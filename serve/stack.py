@@ -137,7 +137,7 @@ class LocalStack:
 
         from serve.app import build_app
 
-        ray.init(
+        context = ray.init(
             address="local",
             num_cpus=max(2, os.cpu_count() or 2),
             include_dashboard=False,
@@ -149,6 +149,7 @@ class LocalStack:
             _metrics_export_port=settings.metrics_port,
         )
         self.ray_started = True
+        _record(settings, rayLogs=str(Path(context.address_info["session_dir"]) / "logs"))
         serve.start(http_options={"host": settings.http_host, "port": settings.http_port})
         serve.run(build_app(settings), name="clinisight", route_prefix="/", blocking=False)
         return f"http://127.0.0.1:{settings.metrics_port}/metrics"

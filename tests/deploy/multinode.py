@@ -83,8 +83,13 @@ class MultiNodeCluster:
     def __init__(self, temp_dir: Path) -> None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeprecationWarning)  # pydantic inside Ray
+            from ray._private.utils import get_ray_address_file
             from ray.cluster_utils import Cluster
 
+        # Cluster() records the head's address in the default temp dir's ray_current_cluster
+        # whatever temp_dir it is given, and does not create that folder: on a fresh machine,
+        # before any ray.init, it raised FileNotFoundError.
+        Path(get_ray_address_file(None)).parent.mkdir(parents=True, exist_ok=True)
         self.temp_dir = temp_dir
         self.dashboard_port = free_port()
         self.cluster = Cluster(

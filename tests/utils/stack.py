@@ -15,6 +15,7 @@ import httpx
 from config.settings import Settings
 from serve.auth import sign_jira_body
 from serve.devkeys import ensure_dev_keys, jira_secret, mint_fit
+from serve.stack import pid_file
 from tests.utils.servers import free_port
 
 CLI = [str(Path(sys.executable).with_name("clinisight"))]
@@ -61,6 +62,13 @@ class Stack:
 
     def close(self) -> None:
         self.client.close()
+
+    def log_files(self) -> list[Path]:
+        """Every log file of this stack: its own folder (not dynamodb/: that is the database)
+        and its Ray session's, as the supervisor recorded it at start; no other run's."""
+        ray_logs = Path(json.loads(pid_file(self.settings).read_text())["rayLogs"])
+        return [p for folder in (self.settings.data_dir / "logs", ray_logs)
+                for p in folder.rglob("*") if p.is_file()]
 
     def up(self) -> dict[str, Any]:
         code, out = self.cli("up")
