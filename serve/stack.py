@@ -83,6 +83,7 @@ class LocalStack:
         self.settings = settings
         self.dynalite: subprocess.Popen[bytes] | None = None
         self.ray_started = False
+        self.ray_logs: str | None = None
 
     def start(self, health_timeout_s: float = 180.0) -> dict[str, Any]:
         settings = self.requested
@@ -98,7 +99,7 @@ class LocalStack:
         _record(settings, metrics=metrics_url)
         health = wait_healthy(settings.http_url, health_timeout_s)
         return {"url": settings.http_url, "dynamodb": settings.dynamodb_endpoint,
-                "metrics": metrics_url, "health": health}
+                "metrics": metrics_url, "rayLogs": self.ray_logs, "health": health}
 
     def _start_dynalite(self, settings: Settings) -> Settings:
         path = settings.data_dir / "dynamodb"
@@ -149,7 +150,11 @@ class LocalStack:
             _metrics_export_port=settings.metrics_port,
         )
         self.ray_started = True
-        _record(settings, rayLogs=str(Path(context.address_info["session_dir"]) / "logs"))
+        # ray.init answers a RayContext here (a local node); its declared type also covers Ray
+        # Client's context, which has no session folder.
+        session_dir = context.address_info["session_dir"]  # type: ignore[attr-defined]
+        self.ray_logs = str(Path(session_dir) / "logs")
+        _record(settings, rayLogs=self.ray_logs)
         serve.start(http_options={"host": settings.http_host, "port": settings.http_port})
         serve.run(build_app(settings), name="clinisight", route_prefix="/", blocking=False)
         return f"http://127.0.0.1:{settings.metrics_port}/metrics"
