@@ -109,7 +109,7 @@ def cmd_up(settings: Settings, args: argparse.Namespace) -> int:
                                f"{logs / 'stack.log'}")
             time.sleep(0.5)
         health = wait_healthy(settings.http_url, 30)
-    except (CliError, RuntimeError):
+    except BaseException:  # whatever stops `up` (an error, Ctrl-C) stops what it started
         _stop_pid(proc.pid, 30)
         raise
     recorded = json.loads(pid_file(settings).read_text())

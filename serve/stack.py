@@ -179,11 +179,17 @@ class LocalStack:
 
 
 def _record(settings: Settings, **fields: Any) -> None:
-    """Merge ``fields`` into the pid file that `down` reads."""
+    """Merge ``fields`` into the pid file that `up`, `down` and `status` read.
+
+    Written whole to a temporary file and renamed over it: `up` polls the file while the
+    supervisor records, and a file rewritten in place can be read empty or half written.
+    """
     path = pid_file(settings)
     path.parent.mkdir(parents=True, exist_ok=True)
     current = json.loads(path.read_text()) if path.exists() else {}
-    path.write_text(json.dumps({**current, **fields}))
+    partial = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
+    partial.write_text(json.dumps({**current, **fields}))
+    os.replace(partial, path)
 
 
 def run_foreground(settings: Settings, announce: bool = True) -> int:
