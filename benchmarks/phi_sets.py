@@ -1,10 +1,10 @@
 """The labelled PHI sets, read where they lie, in one shape: ``Doc(text, spans, group, name)``.
 
 Each gold span is ``Gold(start, end, label, counted)``. ``label`` is the set's own type mapped
-to ours (NAME, LOCATION, DATE, PHONE, AGE, ADDRESS, ID, or IGNORE for types that are not PHI by
-our policy); ``counted`` says whether recall counts it. A span that is not counted is not held
-against a prediction either: a prediction that overlaps only uncounted gold is left out of
-precision (provider names and bare years in the nursing notes, countries and organisations in
+to ours (NAME, LOCATION, DATE, PHONE, AGE, ADDRESS, ID, ACCOUNT, or IGNORE for types that are
+not PHI by our policy); ``counted`` says whether recall counts it. A span that is not counted is
+not held against a prediction either: a prediction that overlaps only uncounted gold is left out
+of precision (provider names and bare years in the nursing notes, countries and organisations in
 the prose set), since the policy leaves them readable but redacting them is no leak.
 
 Sets:
@@ -76,6 +76,11 @@ _PRESIDIO = {
     "PHONE_NUMBER": ("PHONE", True),
     "ZIP_CODE": ("ADDRESS", True),
     "US_SSN": ("ID", True),
+    # Account and licence numbers are Safe Harbor identifiers (45 CFR 164.514(b)(2)(i)(J), (K));
+    # the issue's first table did not count them.
+    "CREDIT_CARD": ("ACCOUNT", True),
+    "IBAN_CODE": ("ACCOUNT", True),
+    "US_DRIVER_LICENSE": ("ID", True),
     "EMAIL_ADDRESS": ("ID", True),
     "DATE_TIME": ("DATE", False),
     "AGE": ("AGE", False),

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 
-from stdnum import luhn
+from stdnum import iban, luhn
 from stdnum.us import ssn as us_ssn
 
 from compliance._kinds import NOT_AFTER, NOT_BEFORE, Candidate, PhiKind
@@ -144,6 +144,51 @@ def _shapes(text: str) -> Iterator[Candidate]:
     for m in _PHONE_BARE.finditer(text):
         if _PHONE_CUE.search(text, max(0, m.start() - _CUE_WINDOW), m.start()):
             yield m.start(), m.end(), PhiKind.PHONE, WEAK
+
+
+# ---------------------------------------------------------------- account numbers
+
+# Payment card numbers (Safe Harbor's "account numbers"): 13 to 19 digits, whole or in the
+# groups cards print (4-4-4-4, Amex 4-6-5, Diners 4-6-4), with the Luhn check digit. Without a
+# card word near, only the issuers' ranges count (2221-2720 and 51-55 Mastercard, 34/37 Amex,
+# 30/36/38/39 Diners, 35 JCB, 4 Visa, 6 Discover, UnionPay, Maestro): a millisecond timestamp
+# starts with 1, and one random number in ten passes Luhn.
+_CARD = re.compile(
+    NOT_AFTER
+    + r"(?:[0-9]{4}([ -]?)[0-9]{4}\1[0-9]{4}\1[0-9]{1,7}|[0-9]{4}([ -])[0-9]{6}\2[0-9]{4,5})"
+    + NOT_BEFORE
+)
+_CARD_CUE = re.compile(
+    r"(?i:\b(?:card|cc|visa|master ?card|amex|american express|discover|debit|credit|payment"
+    r"|pan)\b)"
+)
+# An IBAN, whole or in groups of four ("GB82 WEST 1234 5698 7654 32"), checked by its mod-97
+# digits and its country's length, in any letter case ("my iban is gb50mvfc38361978683032"); a
+# longer match that fails is shortened group by group (a code in capitals may follow).
+_IBAN = re.compile(
+    r"(?i:\b[A-Z]{2}[0-9]{2}(?:[ ]?[A-Z0-9]{4}){2,7}(?:[ ]?[A-Z0-9]{1,3})?\b)"
+)
+
+
+def _card_issuer(digits: str) -> bool:
+    return digits[0] in "3456" or 2221 <= int(digits[:4]) <= 2720
+
+
+def _accounts(text: str) -> Iterator[Candidate]:
+    for m in _CARD.finditer(text):
+        digits = m.group().replace(" ", "").replace("-", "")
+        if not 13 <= len(digits) <= 19 or not luhn.is_valid(digits):
+            continue
+        if _card_issuer(digits) or _CARD_CUE.search(text, max(0, m.start() - 40), m.start()):
+            yield m.start(), m.end(), PhiKind.ACCOUNT, STRONG
+    for m in _IBAN.finditer(text):
+        value = m.group()
+        while len(value.replace(" ", "")) >= 15:
+            if iban.is_valid(value.upper()):
+                yield m.start(), m.start() + len(value), PhiKind.ACCOUNT, STRONG
+                break
+            cut = value.rfind(" ")
+            value = value[:cut] if cut > 0 else value[:-1]
 
 
 # ---------------------------------------------------------------- labelled identifiers
@@ -416,5 +461,6 @@ def detect(text: str) -> Iterator[Candidate]:
     """Every identifier-shaped candidate in ``text``."""
     yield from _labelled(text)
     yield from _ssn(text)
+    yield from _accounts(text)
     yield from _shapes(text)
     yield from _addresses(text)

@@ -22,6 +22,7 @@ class PhiKind(StrEnum):
     MRN = "MRN"
     MEMBER_ID = "MEMBER_ID"
     NPI = "NPI"
+    ACCOUNT = "ACCOUNT"
     PHONE = "PHONE"
     EMAIL = "EMAIL"
     DATE = "DATE"

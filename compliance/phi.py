@@ -27,7 +27,9 @@ The policy, on HIPAA Safe Harbor (45 CFR 164.514(b)(2)); it is the README's too:
   are kept.
 * **Numbers**: phone, fax and pager numbers in North American, international and trunk
   notations (digit groups need a phone word beside them); ages over 89 (``[AGE]``); SSN, MRN,
-  member and Medicare ids, NPI (Luhn-checked), e-mail addresses, each as before.
+  member and Medicare ids, NPI (Luhn-checked), e-mail addresses, each as before; account
+  numbers: payment cards (Luhn-checked, issuer ranges or a card word near) and IBANs (mod-97
+  checked) (``[ACCOUNT]``).
 * **Project text stays readable**: Jira keys (``KT-22``), versions, story points, sprint and
   release dates, component names, IP addresses, build numbers.
 
@@ -204,6 +206,11 @@ _FIELD_KINDS: dict[str, PhiKind] = {
         PhiKind.MEMBER_ID,
     ),
     "npi": PhiKind.NPI,
+    **dict.fromkeys(
+        ["cardnumber", "creditcard", "creditcardnumber", "ccnumber", "pan", "iban",
+         "accountnumber", "bankaccount", "bankaccountnumber"],
+        PhiKind.ACCOUNT,
+    ),
     **dict.fromkeys(
         ["phone", "phonenumber", "mobile", "cell", "cellphone", "telephone", "fax"],
         PhiKind.PHONE,

@@ -37,8 +37,8 @@ class MetricSpec:
     buckets: tuple[float, ...] = ()
 
 
-PHI_KINDS = ("SSN", "MRN", "MEMBER_ID", "NPI", "PHONE", "EMAIL", "DATE", "ADDRESS", "LOCATION",
-             "AGE", "NAME", "unchecked")
+PHI_KINDS = ("SSN", "MRN", "MEMBER_ID", "NPI", "ACCOUNT", "PHONE", "EMAIL", "DATE", "ADDRESS",
+             "LOCATION", "AGE", "NAME", "unchecked")
 REDACTION_EXITS = ("llm", "index")
 AGENT_OUTCOMES = ("ok", "error")
 LLM_OUTCOMES = ("ok", "retried", "fallback_offline", "error")

@@ -112,6 +112,42 @@ def test_npi_needs_a_valid_check_digit() -> None:
     )
 
 
+# Test numbers the card networks publish for integration testing (Stripe's and PayPal's lists),
+# and the IBAN example of the UK's and Germany's banking standards.
+@pytest.mark.parametrize(
+    ("text", "account"),
+    [
+        ("Please charge my credit card. Number is 4242424242424242", "4242424242424242"),
+        ("Billing retried card 5555 5555 5555 4444 twice.", "5555 5555 5555 4444"),
+        ("amex 3782-822463-10005 on file for the copay", "3782-822463-10005"),
+        ("refund to 6011111111111117 approved", "6011111111111117"),
+        ("Card 2223003122003222 declined at the front desk.", "2223003122003222"),
+        ("wire the deposit to GB82 WEST 1234 5698 7654 32 today", "GB82 WEST 1234 5698 7654 32"),
+        ("IBAN DE89370400440532013000 (Sparkasse)", "DE89370400440532013000"),
+        ("my iban is de89370400440532013000", "de89370400440532013000"),
+    ],
+)
+def test_account_numbers_are_found(text: str, account: str) -> None:
+    start = text.index(account)
+    assert PhiSpan(start, start + len(account), PhiKind.ACCOUNT) in find_phi(text)
+    assert account not in redact(text)
+
+
+def test_account_numbers_need_a_valid_check() -> None:
+    # The same numbers with their last digit changed fail Luhn and mod-97; a millisecond
+    # timestamp and a 16-digit id outside the issuers' ranges are not cards.
+    for text in (
+        "charged card 4242424242424243",
+        "wire to GB82 WEST 1234 5698 7654 33",
+        "event_ts=1733412345675 trace 1000000000000016",
+    ):
+        assert all(s.kind is not PhiKind.ACCOUNT for s in find_phi(text)), text
+
+
+def test_redact_obj_redacts_a_card_field_whatever_its_value() -> None:
+    assert redact_obj({"card_number": 4111}, sensitive_keys=True) == {"card_number": "[ACCOUNT]"}
+
+
 def test_nine_bare_digits_need_an_ssn_label() -> None:
     assert find_phi("Batch 219447710 finished") == []
     assert find_phi("SSN 219447710") == [PhiSpan(4, 13, PhiKind.SSN)]
