@@ -333,12 +333,39 @@ _LEADING_WORDS = frozenset(_LEADING.split("|"))
 _WORD_EDGE = "0123456789.,;:!?()[]{}\"'’/-"
 
 
-def _street_hint(text: str) -> bool:
-    for word in text.lower().split():
-        bare = word.strip(_WORD_EDGE)
-        if bare in _LEADING_WORDS or bare.endswith(_GLUED_ENDS) or word.endswith(_GLUED_ENDS):
-            return True
-    return False
+def _street_windows(text: str) -> list[tuple[int, int]]:
+    """The stretches of ``text`` around its street words, merged: where a European street may
+    stand. A street's match starts at most a few words before its street word and ends a number
+    after it; the windows leave room for both."""
+    windows: list[tuple[int, int]] = []
+    pos = 0
+    for word in text.split():
+        at = text.find(word, pos)
+        pos = at + len(word)
+        low = word.lower()
+        bare = low.strip(_WORD_EDGE)
+        if bare in _LEADING_WORDS or bare.endswith(_GLUED_ENDS) or low.endswith(_GLUED_ENDS):
+            lo, hi = max(0, at - _STREET_BEFORE), min(len(text), pos + _STREET_AFTER)
+            if windows and lo <= windows[-1][1]:
+                windows[-1] = (windows[-1][0], hi)
+            else:
+                windows.append((lo, hi))
+    return windows
+
+
+# How far a street's match may start before its street word ("19 pierre delannoyplaats 21",
+# "Via Capo le Case 143") and end after it; a window ending before the text does stops a match
+# that would run past it, so only a match ending short of its window's end is kept.
+_STREET_BEFORE, _STREET_AFTER, _STREET_MARGIN = 120, 120, 40
+
+
+def _streets_after(text: str) -> Iterator[tuple[int, int]]:
+    for lo, hi in _street_windows(text):
+        for m in _STREET_NUMBER_AFTER.finditer(text, lo, hi):
+            if hi == len(text) or m.end() <= hi - _STREET_MARGIN:
+                yield m.start(), m.end()
+
+
 # A unit, a box or a military post office: "Apt. 589", "Suite 574", "PSC 4665, Box 2778 APO
 # AE 80338", "Unit 3906 Box 2810 DPO AE 08750", "USNV Sandberg FPO AA 18532".
 _UNIT_ALONE = re.compile(
@@ -423,10 +450,8 @@ def _addresses(text: str) -> Iterator[Candidate]:
         streets.append((m.start(), m.end()))
     for m in _CITY_ZIP.finditer(text):
         yield m.start(), m.end(), PhiKind.ADDRESS, ADDRESS
-    # The European street pattern is costly to try at every letter: only where a street word is.
-    if _street_hint(text):
-        for m in _STREET_NUMBER_AFTER.finditer(text):
-            streets.append((m.start(), m.end()))
+    # The European street pattern is costly to try at every letter: only near a street word.
+    streets.extend(_streets_after(text))
     for pattern in (_UNIT_ALONE, _MILITARY, _NUMBER_LEADING_STREET, _LOWER_STREET):
         for m in pattern.finditer(text):
             streets.append((m.start(), m.end()))
