@@ -431,7 +431,8 @@ _DEVOTION = re.compile(
 )
 _WARD = re.compile(
     r"(?i:\b(?:to|on|from|at|per|in|into|onto)[ \t]+)([A-Za-z][a-z]{3,}|[A-Z]{4,})[ \t]+[0-9]{1,2}"
-    r"(?![0-9.:/%])"
+    # a sentence may end after the floor ("from quartermain 5."), a decimal may not ("in Peep 5.5")
+    r"(?![0-9%]|[.:/][0-9])"
 )
 _HOSPITAL_INITIALS = re.compile(
     r"(?:\b(?i:at|to|from|by|@|for|into)[ \t]+)([A-Za-z]{0,3}(?:[Hh]|[Mm][Cc]|[Hh][Cc]))\b"

@@ -161,3 +161,18 @@ def test_a_hospital_named_before_its_emergency_room(text: str, place: str) -> No
 )
 def test_emergency_rooms_without_a_name_stay_readable(text: str) -> None:
     assert not [s for s in find_phi(text) if s.kind is PhiKind.LOCATION]
+
+
+@pytest.mark.parametrize(
+    ("text", "ward"),
+    [
+        ("belongings were sent up from Ellersby 5. Family aware.", "Ellersby"),
+        ("Plan: back to Ellersby 12: tele bed held.", "Ellersby"),
+    ],
+)
+def test_a_ward_with_its_floor_at_a_sentence_end(text: str, ward: str) -> None:
+    assert covering(text, ward) is PhiKind.LOCATION
+
+
+def test_a_setting_with_a_decimal_is_not_a_ward() -> None:
+    assert not [s for s in find_phi("weaned to Peep 5.5 overnight") if s.kind is PhiKind.LOCATION]
