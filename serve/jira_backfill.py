@@ -1,7 +1,7 @@
 """A Jira backfill or reconciliation pass: enhanced-search pages → the webhook's own events →
 the agents, a batch at a time, resumable from the last page the agents took.
 
-Each issue Jira returns goes through ``serve.wire._snapshot``, the function a webhook's issue
+Each issue Jira returns goes through ``serve.wire.snapshot``, the function a webhook's issue
 goes through, with the tenant's field map, and becomes an ``issue_updated`` event routed by
 ``serve.routing.route``: the agents cannot tell a backfilled issue from one that arrived by
 webhook. Only the mirror agents (``SYNC_AGENTS``) take them; TaskSmith is left out: proposing
@@ -35,7 +35,7 @@ from agents.jira_client import JiraClient, JiraError
 from agents.jira_fields import JiraFieldMap
 from embeddings.jobs import now
 from serve.routing import route
-from serve.wire import IssueIn, _snapshot
+from serve.wire import IssueIn, snapshot
 from store.state import StateStore
 
 log = logging.getLogger("clinisight.jira_sync")
@@ -112,7 +112,7 @@ def issue_event(tenant: str, job_id: str, raw: Any, fields: JiraFieldMap) -> Age
     """The event a webhook for this issue would have become (raises ValidationError)."""
     issue = IssueIn.model_validate(raw)
     return AgentEvent(tenant=tenant, event_id=f"{job_id}-{issue.id}", kind="issue_updated",
-                      source="jira-sync", issue=_snapshot(issue, None, fields))
+                      source="jira-sync", issue=snapshot(issue, None, fields))
 
 
 async def apply_batch(events: list[AgentEvent], apply: Apply) -> dict[str, Any]:

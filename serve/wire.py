@@ -280,7 +280,7 @@ def _points_of(f: IssueFieldsIn, ids: tuple[str, ...]) -> float | None:
 NO_FIELDS = JiraFieldMap()
 
 
-def _snapshot(issue: IssueIn, status_changed_at: str | None = None,
+def snapshot(issue: IssueIn, status_changed_at: str | None = None,
               fields: JiraFieldMap | None = None) -> IssueSnapshot:
     """The internal snapshot; ``fields`` says where this site keeps its custom fields (none
     known: story points, epic link, sprint, start date and team stay empty)."""
@@ -345,7 +345,7 @@ def to_agent_event(
         event_id=event_id,
         kind=kind,
         source=source,
-        issue=_snapshot(parsed.issue, changed_at, fields) if parsed.issue else None,
+        issue=snapshot(parsed.issue, changed_at, fields) if parsed.issue else None,
         page=_page_ref(parsed.content)
         if isinstance(parsed, ForgeEventIn) and kind.startswith("page_") else None,
     )

@@ -19,21 +19,18 @@ from pydantic import BaseModel
 from agents.caretrack_models import CareTrackIn, CareTrackReport
 from agents.dealflow_models import DealFlowIn, DealFlowPlan
 from agents.events import AgentEvent, IssueSnapshot
-from agents.jira_client import JiraClient, JiraCredentials
-from agents.registry import AGENTS, make_agent
+from agents.jira_client import JiraClient
+from agents.registry import AGENTS
 from agents.roadmapsmith_models import Roadmap, RoadmapIn
 from agents.tasksmith_models import EpicIn
 from agents.tasksmith_writeback import ApprovalResult, WriteBack
-from config.settings import Settings
 from serve import audit as boundary
 from serve.auth import Principal
 from serve.context import Caller, get_ctx, require_tenant
-from serve.errors import HttpError, unwrapped
-from serve.jira_sync import credentials_for
+from serve.errors import HttpError
+from serve.routes.common import FORGE_TOKEN_HEADER, dispatch, jira_credentials
 
 router = APIRouter(tags=["agents"])
-
-FORGE_TOKEN_HEADER = "x-forge-oauth-system"
 
 
 def known_agent(agent: str) -> None:
@@ -56,16 +53,6 @@ async def get_state(tenant: str, agent: str,
         "updatedAt": record.updated_at,
         "data": record.data,
     }
-
-
-async def dispatch(agent: str, event: AgentEvent) -> dict[str, Any]:
-    """Run ``event`` on the agent's deployment; domain errors come back as themselves."""
-    ctx = get_ctx()
-    handle = ctx.handles.get(agent)
-    if handle is None:
-        # A process without agent deployments (tests, tools) runs the agent in-process.
-        return await make_agent(agent, ctx.settings, ctx.stores.state).handle_event(event)
-    return dict(await unwrapped(handle.handle_event.remote(event.model_dump(mode="json"))))
 
 
 async def _run(tenant: str, agent: str, caller: Caller, body: BaseModel) -> JSONResponse:
@@ -115,15 +102,6 @@ async def run_unknown(tenant: str, agent: str, caller: Caller) -> None:
     require_tenant(tenant, caller)
     known_agent(agent)
     raise HttpError(404, f"{agent} has no run endpoint")
-
-
-def jira_credentials(settings: Settings, tenant: str, forge_token: str | None) -> JiraCredentials:
-    """The caller's Forge system token if sent, else the configured API token (if it may)."""
-    creds = credentials_for(settings, tenant, forge_token)
-    if creds is not None:
-        return creds
-    raise HttpError(400, f"no Jira credentials: send {FORGE_TOKEN_HEADER} (Forge Remote) or "
-                         "configure CLINISIGHT_JIRA_BASE_URL, _JIRA_EMAIL and _JIRA_API_TOKEN")
 
 
 def _audit_created(request: Request, caller: Principal) -> Callable[[str, str],

@@ -24,7 +24,7 @@ from serve.auth import Principal, verify_jira_signature
 from serve.context import Caller, IngressContext, admitted, get_ctx
 from serve.errors import HttpError, parse_json, validate
 from serve.routes import jira
-from serve.routes.agents import FORGE_TOKEN_HEADER
+from serve.routes.common import FORGE_TOKEN_HEADER, read_body
 from serve.routing import route
 from serve.wire import (
     ForgeEventIn,
@@ -38,21 +38,6 @@ from store.inbox import MAX_EVENT_BYTES, InboxItem, encoded_size
 
 log = logging.getLogger("clinisight.ingress")
 router = APIRouter(tags=["events"])
-
-
-async def read_body(request: Request, limit: int) -> bytes:
-    """The request body, refused with 413 as soon as it passes ``limit``.
-
-    A declared ``content-length`` over the limit is refused before any route runs (by
-    ``serve.audit.AuditMiddleware``); this catches bodies that declare none (chunked).
-    """
-    chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise HttpError(413, f"body exceeds the limit of {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 async def accept(

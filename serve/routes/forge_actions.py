@@ -17,9 +17,8 @@ from agents.events import AgentEvent
 from agents.jira_client import JiraClient
 from serve.context import Caller, get_ctx, require_user
 from serve.errors import HttpError, parse_json, validate
-from serve.routes.agents import FORGE_TOKEN_HEADER, dispatch, jira_credentials
-from serve.routes.events import read_body
-from serve.wire import IssueIn, _snapshot
+from serve.routes.common import FORGE_TOKEN_HEADER, dispatch, jira_credentials, read_body
+from serve.wire import IssueIn, snapshot
 
 router = APIRouter(tags=["rovo"])
 
@@ -79,7 +78,7 @@ async def decompose_epic(request: Request, caller: Caller) -> dict[str, Any]:
         found = await jira.search(f'key = "{inputs.epic_key}"', fields=_EPIC_FIELDS, limit=1)
     if not found:
         raise HttpError(404, f"no Jira issue {inputs.epic_key} visible to this app")
-    issue = _snapshot(validate(IssueIn, found[0]))
+    issue = snapshot(validate(IssueIn, found[0]))
     issue = issue.model_copy(update={"is_epic": True})
     event = AgentEvent(tenant=caller.tenant, event_id=f"rovo-{inputs.epic_key}",
                        kind="issue_updated", source="rovo", issue=issue)

@@ -17,7 +17,7 @@ from serve.auth import Principal
 from serve.context import Caller, IngressContext, get_ctx, require_tenant
 from serve.errors import HttpError, unwrapped
 from serve.jira_sync import JiraSync, in_process_apply
-from serve.routes.agents import FORGE_TOKEN_HEADER
+from serve.routes.common import FORGE_TOKEN_HEADER
 from store.events import EventStatus
 
 router = APIRouter(tags=["jira"])

@@ -1,6 +1,6 @@
 """The ingress app in process, its context set as ``Ingress.__init__`` sets it: the real routes,
 the real audit boundary and a real DynamoDB (dynalite), no Ray. Agents without a deployment
-handle run in-process (``serve.routes.agents.dispatch``)."""
+handle run in-process (``serve.routes.common.dispatch``)."""
 
 from __future__ import annotations
 
