@@ -227,8 +227,17 @@ def _not_short_date(text: str, start: int, end: int) -> bool:
     return bool(_NOT_DATE_BEFORE.search(before) or _NOT_DATE_AFTER.match(text, end, end + 14))
 
 
+_DIGIT = re.compile(r"[0-9]")
+
+
 def _date_candidates(text: str) -> Iterator[tuple[int, int, bool]]:
     """(start, end, machine): every date-shaped span, and whether it is a clock's."""
+    if not _DIGIT.search(text):
+        # Every date shape but the month alone ("in sept") has a digit: half of all short
+        # texts (log lines, chat) have none, and need not be tried for the rest.
+        for m in _MONTH_ALONE.finditer(text):
+            yield m.start(1), m.end(1), False
+        return
     for m in _DATE.finditer(text):
         value = m.group()
         if value.count("/") == 2 and _not_short_date(text, m.start(), m.end()):

@@ -48,6 +48,8 @@ def _ssn(text: str) -> Iterator[Candidate]:
 
 # ---------------------------------------------------------------- e-mail, MBI, phone
 
+_DIGIT = re.compile(r"[0-9]")
+
 _EMAIL = re.compile(
     r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}(?![A-Za-z0-9-])"
 )
@@ -128,14 +130,18 @@ def _phone_groups(text: str) -> Iterator[Candidate]:
             yield m.start(), m.end(), PhiKind.PHONE, WEAK
 
 
+def _emails(text: str) -> Iterator[Candidate]:
+    for m in _EMAIL.finditer(text):
+        yield m.start(), m.end(), PhiKind.EMAIL, STRONG
+
+
 def _shapes(text: str) -> Iterator[Candidate]:
     yield from _phone_groups(text)
     for m in _PAGER.finditer(text):
         yield m.start(1), m.end(1), PhiKind.PHONE, WEAK
     for m in _AGE.finditer(text):
         yield m.start(1), m.end(1), PhiKind.AGE, WEAK
-    for m in _EMAIL.finditer(text):
-        yield m.start(), m.end(), PhiKind.EMAIL, STRONG
+    yield from _emails(text)
     for m in _MBI.finditer(text):
         yield m.start(), m.end(), PhiKind.MEMBER_ID, STRONG
     for m in _PHONE.finditer(text):
@@ -484,6 +490,11 @@ def _addresses(text: str) -> Iterator[Candidate]:
 
 def detect(text: str) -> Iterator[Candidate]:
     """Every identifier-shaped candidate in ``text``."""
+    if not _DIGIT.search(text):
+        # An e-mail address is the one identifier written without a digit: every number,
+        # street, unit and postal code has one. Half of all short texts have none.
+        yield from _emails(text)
+        return
     yield from _labelled(text)
     yield from _ssn(text)
     yield from _accounts(text)

@@ -388,6 +388,11 @@ def _title_lines(ws: Words) -> set[int]:
     return out
 
 
+# candidate()'s answers: it depends on the word, the text's case and the two flags only, and
+# the same words recur in every text.
+_worth: dict[tuple[str, str, bool, bool], bool] = {}
+
+
 def candidates(ws: Words) -> Iterator[int]:
     """The indexes of the words worth scoring."""
     lex = ws._lex
@@ -402,7 +407,13 @@ def candidates(ws: Words) -> Iterator[int]:
             0 <= j < n and bases[j] in lex.first and lex.zipf_of(bases[j]) < 4.5
             for j in (i - 1, i + 1)
         )
-        if candidate(lex, word, bases[i], ws.case, ws.initial(i), beside):
+        key = (word, ws.case, ws.initial(i), beside)
+        worth = _worth.get(key)
+        if worth is None:
+            if len(_worth) > 200_000:
+                _worth.clear()  # bounded: a long foreign text cannot grow it forever
+            worth = _worth[key] = candidate(lex, word, bases[i], *key[1:])
+        if worth:
             yield i
 
 

@@ -148,6 +148,14 @@ def test_redact_obj_redacts_a_card_field_whatever_its_value() -> None:
     assert redact_obj({"card_number": 4111}, sensitive_keys=True) == {"card_number": "[ACCOUNT]"}
 
 
+def test_text_without_a_digit_still_has_its_month_and_e_mail() -> None:
+    # Text with no digit skips every numeric shape; what needs none is still found.
+    text = "seen in sept by the team; son wrote from ana.ruiz@example.org"
+    kinds = {text[s.start : s.end]: s.kind for s in find_phi(text)}
+    assert kinds["sept"] is PhiKind.DATE
+    assert kinds["ana.ruiz@example.org"] is PhiKind.EMAIL
+
+
 def test_nine_bare_digits_need_an_ssn_label() -> None:
     assert find_phi("Batch 219447710 finished") == []
     assert find_phi("SSN 219447710") == [PhiSpan(4, 13, PhiKind.SSN)]
