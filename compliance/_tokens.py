@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from compliance._kinds import Candidate, PhiKind
-from compliance._lexicon import Lexicon, lexicon
+from compliance._lexicon import Lexicon, lexicon, name_form
 from compliance._stopnames import NOT_NAMES
 
 TOKEN_RANK = 5  # the weakest reading: any cue, pattern or registered name beats it
@@ -158,7 +158,7 @@ def _bucket(value: float, edges: tuple[float, ...]) -> int:
 
 def _lexical(lex: Lexicon, b: str) -> tuple[bool, bool, bool]:
     """(safe word, name, place) for a base form."""
-    return b in lex.safe, b in lex.names, b in lex.places or b in lex.place_words
+    return b in lex.safe, name_form(lex, b) in lex.names, b in lex.places or b in lex.place_words
 
 
 def candidate(
@@ -240,7 +240,8 @@ class Words:
 def _own(lex: Lexicon, b: str, shape: str, case: str) -> list[str]:
     """Features of the word itself: what the lists say of it, and its shape."""
     safe = b in lex.safe
-    name = b in lex.names
+    nb = name_form(lex, b)
+    name = nb in lex.names
     z = _bucket(lex.zipf.get(b, 0.0), (1.0, 2.0, 3.0, 3.5, 4.0, 4.5, 5.0, 6.0))
     return [
         f"shape={shape}{case}",
@@ -248,8 +249,8 @@ def _own(lex: Lexicon, b: str, shape: str, case: str) -> list[str]:
         f"safe={safe:d}",
         f"z={z}{safe:d}",
         f"zs={z}{shape}{case}",
-        f"first={_bucket(lex.first.get(b, 0.0), (1e-9, 0.005, 0.05, 0.3))}",
-        f"last={_bucket(lex.last.get(b, 0.0), (1e-9, 0.001, 0.01, 0.05))}",
+        f"first={_bucket(lex.first.get(nb, 0.0), (1e-9, 0.005, 0.05, 0.3))}",
+        f"last={_bucket(lex.last.get(nb, 0.0), (1e-9, 0.001, 0.01, 0.05))}",
         f"listed={name:d}{safe:d}",
         f"place={_bucket(lex.places.get(b, 0), (1, 5000, 50000, 500000))}"
         f"{int(b in lex.place_words)}",
@@ -268,7 +269,7 @@ def _neighbour(lex: Lexicon, offset: int, nb: str, shape: str) -> list[str]:
     """Features of the word ``offset`` places away (``nb`` its base form)."""
     if not nb:
         return [f"w{offset:+d}=^$"]
-    n_safe, n_name = nb in lex.safe, nb in lex.names
+    n_safe, n_name = nb in lex.safe, name_form(lex, nb) in lex.names
     f = [f"c{offset:+d}={n_safe:d}{n_name:d}{shape}"]
     # Only cue words are features by their spelling, never the data's names or places.
     f.extend(f"{tag}{offset:+d}" for tag in _CUE_TAGS.get(nb, ()))
@@ -404,7 +405,7 @@ def candidates(ws: Words) -> Iterator[int]:
         if i in titled and ws.flags(i)[0] and lex.zipf_of(bases[i]) >= 3.5:
             continue  # an everyday word in a Title Case line: "Web Apps", "Radio Buttons"
         beside = ws.case == "L" and any(
-            0 <= j < n and bases[j] in lex.first and lex.zipf_of(bases[j]) < 4.5
+            0 <= j < n and name_form(lex, bases[j]) in lex.first and lex.zipf_of(bases[j]) < 4.5
             for j in (i - 1, i + 1)
         )
         key = (word, ws.case, ws.initial(i), beside)

@@ -15,6 +15,7 @@ import time
 import pytest
 
 from compliance import _identifiers, _tokens, known_names, phi
+from compliance._lexicon import fold
 from compliance.phi import PhiCheckFailed, PhiKind, find_phi, redact
 from tests.utils.phi import covering
 
@@ -101,6 +102,25 @@ def test_phi_without_a_pattern_cue_is_found(text: str, value: str, kind: PhiKind
 )
 def test_what_is_not_phi_stays_readable(text: str) -> None:
     assert spans(text) == [], spans(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("the ride home was arranged by tomáš and his neighbour", "tomáš"),
+        ("forwarding this from renée, she has the new schedule", "renée"),
+    ],
+)
+def test_a_name_written_with_accents_is_looked_up_without_them(text: str, name: str) -> None:
+    # The name lists spell names without accents; lower-case text has no capital to go by.
+    start = text.index(name)
+    assert any(s.start <= start and start + len(name) <= s.end for s in find_phi(text))
+
+
+def test_fold_strips_accents_and_the_letters_unicode_does_not_decompose() -> None:
+    assert [fold(w) for w in ("péter", "jäntti", "søren", "łukasz", "straße")] == [
+        "peter", "jantti", "soren", "lukasz", "strasse",
+    ]
 
 
 def test_provider_names_stay_readable_unless_configured() -> None:
