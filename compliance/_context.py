@@ -343,10 +343,14 @@ _BEFORE_AGE = re.compile(
     r"(?:[MF]\b|[ \t-]*(?:yo\b|y/o|y\.o\.|-?years?[ -]old))"
 )
 # A name written just before an identifier we found: "Wei Zhang | MRN", "Carlos Mendez, 731 ..."
+_ANCHOR_LABEL = (
+    r"(?i:dob|d\.o\.b\.?|date[ \t]+of[ \t]+birth|born(?:[ \t]+on)?|mrn|ssn|cell|phone|tel"
+    r"|e-?mail|home)[ \t]*[:#]?[ \t]*"
+)
+# ... and "Lopie Certusi cell# 410-322-1419": a label alone parts them.
 _LEADS_TO_ANCHOR = re.compile(
-    rf"(?<![{_UP}{_LO}])({_SEQ})(?:['’]s)?[ \t]*(?:[,(|/:\-]|\bat\b|\blives[ \t]+at\b)[ \t]*"
-    r"(?:(?i:dob|d\.o\.b\.?|date[ \t]+of[ \t]+birth|born(?:[ \t]+on)?|mrn|ssn|cell|phone|tel"
-    r"|e-?mail|home)[ \t]*[:#]?[ \t]*)?\(?$"
+    rf"(?<![{_UP}{_LO}])({_SEQ})(?:['’]s)?[ \t]*"
+    rf"(?:(?:[,(|/:\-]|\bat\b|\blives[ \t]+at\b)[ \t]*(?:{_ANCHOR_LABEL})?|{_ANCHOR_LABEL})\(?$"
 )
 _ANCHORS = frozenset(
     {PhiKind.DATE, PhiKind.MRN, PhiKind.SSN, PhiKind.ADDRESS, PhiKind.PHONE, PhiKind.EMAIL}

@@ -319,6 +319,20 @@ def _places(ws: Words, lex: Lexicon) -> Iterator[Candidate]:
             first = words[i - 1][0]  # "Memorial Hospital": the kind's own name
         if first is not None:
             yield first, words[i + size - 1][1], PhiKind.LOCATION, CUE_RANK
+    # A town named with its state: "this towson maryland facility", "from Dover, Delaware".
+    for i in range(1, len(words)):
+        state = ws.bases[i]
+        if len(state) <= 2 or state not in lex.states or not _STATE_GAP.fullmatch(
+            text, words[i - 1][1], words[i][0]
+        ):
+            continue
+        b = ws.bases[i - 1]
+        capitalised = case == "M" and words[i - 1][2][0].isupper()
+        if (
+            b in lex.places and b not in lex.states and b not in _UNITS and b not in _STOP
+            and (capitalised or lex.zipf_of(b) < 4.5)
+        ):
+            yield words[i - 1][0], words[i - 1][1], PhiKind.LOCATION, CUE_RANK
     for m in _at_words(ws, _MOVE_FIRSTS, _STRONG_MOVE):
         w = _WORD_AT.match(text, m.end())
         if not w:
@@ -417,6 +431,7 @@ def _places(ws: Words, lex: Lexicon) -> Iterator[Candidate]:
             yield w.start(), w.end(), PhiKind.LOCATION, CUE_RANK
 
 
+_STATE_GAP = re.compile(r"[ \t]*,?[ \t]*")
 _TO_PLACE = re.compile(r"(?i:\b(?:to|at|from|near|in)[ \t]+(?:the[ \t]+)?)")
 _SAINT = re.compile(r"(?i:\b(?:st|saint|ste)\b\.?[ \t]*)")
 _BEFORE_ER = re.compile(

@@ -176,3 +176,20 @@ def test_a_ward_with_its_floor_at_a_sentence_end(text: str, ward: str) -> None:
 
 def test_a_setting_with_a_decimal_is_not_a_ward() -> None:
     assert not [s for s in find_phi("weaned to Peep 5.5 overnight") if s.kind is PhiKind.LOCATION]
+
+
+@pytest.mark.parametrize(
+    ("text", "town"),
+    [
+        ("gave them an overview of this catonsville maryland program.", "catonsville"),
+        ("an overview of the Laurel, Maryland program.", "Laurel"),
+        ("the lakewood colorado office sent it", "lakewood"),
+    ],
+)
+def test_a_town_named_with_its_state_is_a_place(text: str, town: str) -> None:
+    assert covering(text, town) is PhiKind.LOCATION
+
+
+def test_a_state_alone_stays_readable() -> None:
+    text = "Licensure in maryland and virginia is pending for the new hire."
+    assert not [s for s in find_phi(text) if s.kind is PhiKind.LOCATION]

@@ -104,6 +104,13 @@ def test_what_is_not_phi_stays_readable(text: str) -> None:
     assert spans(text) == [], spans(text)
 
 
+def test_a_name_just_before_a_labelled_phone_number() -> None:
+    # No comma between the name and the label, as in "Lopie Certusi cell# 410-322-1419" in a
+    # note; both words are also everyday words, so only the number beside them tells.
+    text = "Family meeting today. Crystal Rivers phone 410-555-0143."
+    assert covering(text, "Crystal Rivers") is PhiKind.NAME
+
+
 @pytest.mark.parametrize(
     ("text", "name"),
     [
