@@ -13,6 +13,7 @@ from stdnum import iban, luhn
 from stdnum.us import ssn as us_ssn
 
 from compliance._kinds import NOT_AFTER, NOT_BEFORE, Candidate, PhiKind
+from compliance._lexicon import lexicon
 
 # Ranks: the lower wins an overlap.
 LABELLED, STRONG, ADDRESS, WEAK = 0, 1, 2, 3
@@ -263,8 +264,10 @@ def _labelled(text: str) -> Iterator[Candidate]:
 _STATES = (
     "AL|AK|AZ|AR|CA|CO|CT|DE|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|NE|NV|NH|NJ|"
     "NM|NY|NC|ND|OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY|DC|PR"
+    # the territories, the military post offices, and Canada's provinces
+    "|VI|GU|AS|MP|FM|MH|PW|AA|AE|AP|AB|BC|MB|NB|NL|NS|NT|NU|ON|PE|QC|SK|YT"
 )
-_PLACE_WORD = r"[A-Z][A-Za-z'’-]+\.?"
+_PLACE_WORD = r"[A-ZÀ-ÖØ-Þ][A-Za-zÀ-ÖØ-öø-ÿ'’-]+\.?"
 _STREET_WORD = r"(?:[A-Z][a-z'’-]+|St\.|[0-9]{1,3}(?:st|nd|rd|th))"
 _SUFFIX = (
     r"(?:Street|St|Avenue|Ave|Road|Rd|Boulevard|Blvd|Drive|Dr|Lane|Ln|Court|Ct|Way|Place|Pl"
@@ -278,13 +281,20 @@ _SUFFIX = (
     r"|Motorway|Mount|Mountain|Mtn|Orchard|Oval|Overpass|Park|Passage|Pines|Plains|Prairie"
     r"|Ranch|Rapids|Ridge|Rdg|River|Shoals?|Shores?|Skyway|Springs|Spur|Stravenue|Stream"
     r"|Summit|Throughway|Trafficway|Tunnel|Turnpike|Tpke|Underpass|Valley|Vly|Viaduct"
-    r"|Villages?|Vlg|Ville|Vista)"
+    r"|Villages?|Vlg|Ville|Vista"
+    # and the plurals and rarer ones Faker and real addresses use ("2072 Ewing Station", "46533
+    # Harvey Ways" is left: "5 Easy Ways"), less those that end titles of code and UI ("Feature
+    # Branch", "List View", "API Route", "Table Row", "Text Field", "Hard Drives")
+    r"|Brooks?|Burgs?|Cape|Cliffs?|Coves?|Courts|Circles|Crossroads?|Crest|Dam|Fords|Forges|Fort"
+    r"|Garden|Glens|Groves|Harbors|Islands|Junctions|Loaf|Manors|Mountains|Neck|Parks|Parkways"
+    r"|Pine|Plain|Rapid|Ridges|Roads|Spring|Spurs|Squares|Station|Streets|Valleys|Wells)"
 )
 _UNIT = (
     r"(?:,? +(?:Apt|Apartment|Unit|Suite|Ste|Rm|Room|Fl|Floor|Bldg|Building|Lot|Trlr|#)\.? *#?"
     r"[0-9A-Za-z-]{1,6})?"
 )
-_ZIP = r"[0-9]{5}(?:-[0-9]{4})?"
+# a ZIP code, or Canada's postal code ("H6X 8E1")
+_ZIP = r"(?:[0-9]{5}(?:-[0-9]{4})?|[A-Z][0-9][A-Z] ?[0-9][A-Z][0-9])"
 _CITY = rf"{_PLACE_WORD}(?: +{_PLACE_WORD}){{0,2}}"
 _CITY_STATE = rf"{_CITY},? +(?:{_STATES})(?: +{_ZIP})?"
 _ADDRESS = re.compile(
@@ -305,9 +315,16 @@ _STATE_NAMES = (
     "Rhode Island|South Carolina|South Dakota|Tennessee|Texas|Utah|Vermont|Virginia|Washington|"
     "West Virginia|Wisconsin|Wyoming|Puerto Rico"
 )
+_STREET_BEFORE_CITY = re.compile(
+    r"(?<![0-9A-Za-z.,/:+-])([0-9]{1,6}[A-Z]?(?:[ \t]+[A-ZÀ-ÖØ-Þ][A-Za-zÀ-ÖØ-öø-ÿ'’.-]*){1,4}"
+    r"(?:,?[ \t]+(?:Apt|Apartment|Unit|Suite|Ste|#)\.?[ \t]*#?[0-9A-Za-z-]{1,6})?)"
+    r"[ \t]*(?:,[ \t]*|\n[ \t]*)$"
+)
 # "Dallas TX 48486", "Austin, Texas 78701": the city, the state and the ZIP code.
 _CITY_ZIP = re.compile(
     rf"(?<![A-Za-z]){_CITY},? +(?:{_STATES}|{_STATE_NAMES}),? +{_ZIP}" + NOT_BEFORE
+    # Australia: "Johnbury, NSW, 2617", "East Tony VIC 2609"
+    + rf"|(?<![A-Za-z]){_CITY},? +(?:NSW|VIC|QLD|SA|WA|TAS|NT|ACT),? +[0-9]{{4}}" + NOT_BEFORE
 )
 
 
@@ -441,9 +458,44 @@ _POSTAL = (
     r"|[A-Z]{1,2}-[0-9]{4,5}"
 )
 _POSTAL_LINE = re.compile(
-    rf"(?<=[^\W\d_])([ \t]*,?[ \t]+)((?:[A-Za-z]{{1,3}}[ \t]+)?(?:{_POSTAL}))[ \t]*(?=\n|$)"
-    rf"|(?m:^)[^0-9A-Za-z\n]{{0,6}}((?:{_POSTAL}))[ \t]+[^\W\d_]"
+    # after the town, ending its line or its sentence ("Patersonstone 6043.", "Wakatau 1217 last")
+    rf"(?<=[^\W\d_])([ \t]*,?[ \t]+)((?:[A-Za-z]{{1,3}}[ \t]+)?(?:{_POSTAL}))"
+    r"[ \t]*(?=[.,;]?(?:\n|$)|[.,;]?[ \t])"
+    # before the town, or alone on its line, as British postcodes stand ("L9A 7ZH")
+    rf"|(?m:^)[^0-9A-Za-z\n]{{0,6}}((?:{_POSTAL}))(?:[ \t]+(?=[^\W\d_])|[ \t]*\.?[ \t]*$)"
 )
+_EU_POSTAL = (
+    r"(?:[A-Z]{1,2}-[0-9]{4,5}|[0-9]{5}|[0-9]{4}(?:[ ]?[A-Z]{2}(?![A-Za-z]))?|[0-9]{3}[ ][0-9]{2}"
+    r"|[0-9]{2}-[0-9]{3}|[0-9]{4}-[0-9]{3})(?![-/.:][0-9])"
+)
+# A postal code and its town at the start of a line ...
+_POSTAL_LINE_START = re.compile(
+    rf"\n[ \t]*({_EU_POSTAL}(?:,?[ \t]+([A-ZÀ-ÖØ-ÞĀ-ſ][{_L}'’-]*)"
+    rf"(?:[ \t-]+[{_L}][{_L}'’-]*){{0,3}})?)[ \t]*(?=[.,(]|\n|$)"
+)
+
+
+def _a_town(p: re.Match[str]) -> bool:
+    """Whether a postal line names a town: a listed place or a word of no vocabulary ("42820
+    Linköping"), not an everyday word ("2024 Roadmap review"); a code alone must hold a letter
+    or five digits, as a year does not."""
+    town = p.group(2)
+    if town is None:
+        code = p.group(1)
+        return any(c.isalpha() for c in code) or sum(c.isdigit() for c in code) >= 5
+    lex = lexicon()
+    word = town.lower()
+    return word in lex.places or word not in lex.safe
+# ... under a street: words and its number at the end of the line, or its number and words.
+_EU_WORD = rf"[{_L}][{_L}'’.-]*"
+_STREET_LINE_END = re.compile(
+    rf"((?<![{_L}0-9]){_EU_WORD}(?:[ \t]+{_EU_WORD}){{0,4}},?[ \t]+[0-9]{{1,5}}[A-Za-z]?"
+    r"(?:[-/][0-9]{1,5}[A-Za-z]?)?\.?"
+    rf"|(?<![^\n \t:])[0-9]{{1,5}}[A-Za-z]?,?[ \t]+{_EU_WORD}(?:[ \t]+{_EU_WORD}){{0,4}})"
+    r"[ \t]*,?[ \t]*$"
+)
+
+
 # A town after the street, on its line: "64 Király u. 23., Tiszabög".
 # Its name is in title case: "28 with V waves to 38, CVP" is a note's shorthand.
 _CITY_NEXT = re.compile(r",[ \t]+([^\W\d_]{2,})")
@@ -456,6 +508,10 @@ def _addresses(text: str) -> Iterator[Candidate]:
         streets.append((m.start(), m.end()))
     for m in _CITY_ZIP.finditer(text):
         yield m.start(), m.end(), PhiKind.ADDRESS, ADDRESS
+        # The street just before a city, state and ZIP, on its line or the line above, whatever
+        # its suffix ("76273 Petersen Green Apt. 588\nPort Glennfort, NV 92197")
+        if before := _STREET_BEFORE_CITY.search(text, max(0, m.start() - 100), m.start()):
+            yield before.start(1), before.end(1), PhiKind.ADDRESS, ADDRESS
     # The European street pattern is costly to try at every letter: only near a street word.
     streets.extend(_streets_after(text))
     for pattern in (_UNIT_ALONE, _MILITARY, _NUMBER_LEADING_STREET, _LOWER_STREET):
@@ -470,6 +526,14 @@ def _addresses(text: str) -> Iterator[Candidate]:
             streets.append((m.start(), m.end()))
     for m in _ZIP_CUE.finditer(text):
         yield m.start(1), m.end(1), PhiKind.ADDRESS, ADDRESS
+    # A street line over a postal line, as letters are addressed in most of Europe
+    # ("Ängsstigen 4\n42820 Linköping", "83, boulevard Cécile Antoine\n04805 François"): the
+    # street's number ends or starts its line, the code and the town start the next.
+    for postal in _POSTAL_LINE_START.finditer(text):
+        street = _STREET_LINE_END.search(text, max(0, postal.start() - 100), postal.start())
+        if street and _a_town(postal):
+            yield street.start(1), street.end(1), PhiKind.ADDRESS, ADDRESS
+            yield postal.start(1), postal.end(1), PhiKind.ADDRESS, ADDRESS
     clear = (0, 0)  # no postal line starts in [clear[0], clear[1]): searched already
     for start, end in sorted(streets):
         if lead := _LEAD_NUMBERS.search(text, max(0, start - 14), start):

@@ -253,6 +253,23 @@ def test_phone_notations_are_found(text: str, value: str) -> None:
         # city, state and ZIP without a comma, or with the state spelled out
         ("Reno NV 89501 is where the bill goes", "Reno NV 89501"),
         ("She moved to Salem, Oregon 97301 in May.", "Salem, Oregon 97301"),
+        # the rarer USPS suffixes; territories, Canada and Australia; accented towns
+        ("mail to 2072 Ewing Station, Holtborough, AK 70729", "2072 Ewing Station"),
+        ("Billing: Hagatna, GU 96910 for the copay", "Hagatna, GU 96910"),
+        ("now at 1872 Jason Corners\nEast Jamesland, QC H6X 8E1", "East Jamesland, QC H6X 8E1"),
+        ("lives in Johnbury, NSW, 2617 with her son", "Johnbury, NSW, 2617"),
+        ("forward it to West Clémence, MA 46444 please", "West Clémence, MA 46444"),
+        # any street on the line above a city, state and ZIP, whatever its suffix
+        ("send it to 76273 Petersen Green Apt. 588\nPort Glennfort, NV 92197",
+         "76273 Petersen Green Apt. 588"),
+        # a street over a postal code and town, as most of Europe writes them
+        ("Ship it to:\nÄngsstigen 4\n42820 Linköping\nThanks", "Ängsstigen 4"),
+        ("Ship it to:\nÄngsstigen 4\n42820 Linköping\nThanks", "42820 Linköping"),
+        ("send the forms to 83, boulevard Cécile Antoine\n04805 François.", "04805 François"),
+        ("We moved to Viale Baccio, 437\n22073, Andrate (CO) last month.", "Viale Baccio, 437"),
+        ("her address is Na Pěšině 7\n417 93 Most", "417 93 Most"),
+        # a British postcode alone on its line below the street
+        ("Please send the forms to 8 Thornton Lodge\nLynnefurt\nL9A 7ZH.", "L9A 7ZH"),
     ],
 )
 def test_address_forms_are_found(text: str, value: str) -> None:
@@ -289,6 +306,9 @@ def test_postal_codes_below_an_address_are_found(text: str, code: str) -> None:
         "it is a 10 minute drive, then 23 to drive home, and 3 more lanes",
         # digit groups with no phone word, versions, Jira keys, IPs
         "Ticket KT-22 moved 12 34 56 78 points; build 2024 0501 3344 passed on 10.0.0.12.",
+        # pressures on consecutive lines: a number ending a line over a number starting one
+        "VALUES FOR IABP-\nAS- 86-105\nAD-91-118\nMAP 72",
+        "Sprint 14 closed with 32 points\n2024 Roadmap review is next",
     ],
 )
 def test_address_and_phone_shapes_that_are_not_phi(text: str) -> None:
