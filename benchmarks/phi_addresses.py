@@ -92,7 +92,7 @@ def main() -> int:
         "",
     ]
     (REPORTS / "phi_addresses.md").write_text("\n".join(lines), encoding="utf-8")
-    print("\n".join(lines[6:8]))
+    print(next(line for line in lines if line.startswith("All ")))
     print(f"report written to {REPORTS / 'phi_addresses.md'}")
     return 0
 

@@ -468,9 +468,10 @@ _EU_POSTAL = (
     r"(?:[A-Z]{1,2}-[0-9]{4,5}|[0-9]{5}|[0-9]{4}(?:[ ]?[A-Z]{2}(?![A-Za-z]))?|[0-9]{3}[ ][0-9]{2}"
     r"|[0-9]{2}-[0-9]{3}|[0-9]{4}-[0-9]{3})(?![-/.:][0-9])"
 )
-# A postal code and its town at the start of a line ...
+# A postal code and its town at the start of a line, or after a comma ("Mathisenåsen 46F,
+# 7909 Annø", "Drubinstraße 47, 06690 Groß-Gerau") ...
 _POSTAL_LINE_START = re.compile(
-    rf"\n[ \t]*({_EU_POSTAL}(?:,?[ \t]+([A-ZÀ-ÖØ-ÞĀ-ſ][{_L}'’-]*)"
+    rf"[\n,][ \t]*({_EU_POSTAL}(?:,?[ \t]+([A-ZÀ-ÖØ-ÞĀ-ſ][{_L}'’-]*)"
     rf"(?:[ \t-]+[{_L}][{_L}'’-]*){{0,3}})?)[ \t]*(?=[.,(]|\n|$)"
 )
 
@@ -528,7 +529,8 @@ def _addresses(text: str) -> Iterator[Candidate]:
         yield m.start(1), m.end(1), PhiKind.ADDRESS, ADDRESS
     # A street line over a postal line, as letters are addressed in most of Europe
     # ("Ängsstigen 4\n42820 Linköping", "83, boulevard Cécile Antoine\n04805 François"): the
-    # street's number ends or starts its line, the code and the town start the next.
+    # street's number ends or starts its line, the code and the town start the next (or follow
+    # a comma on the same line).
     for postal in _POSTAL_LINE_START.finditer(text):
         street = _STREET_LINE_END.search(text, max(0, postal.start() - 100), postal.start())
         if street and _a_town(postal):

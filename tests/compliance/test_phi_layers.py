@@ -268,6 +268,8 @@ def test_phone_notations_are_found(text: str, value: str) -> None:
         ("send the forms to 83, boulevard Cécile Antoine\n04805 François.", "04805 François"),
         ("We moved to Viale Baccio, 437\n22073, Andrate (CO) last month.", "Viale Baccio, 437"),
         ("her address is Na Pěšině 7\n417 93 Most", "417 93 Most"),
+        ("Send it to Mathisenåsen 46F, 7909 Annø please", "7909 Annø"),
+        ("Send it to Mathisenåsen 46F, 7909 Annø please", "Mathisenåsen 46F"),
         # a British postcode alone on its line below the street
         ("Please send the forms to 8 Thornton Lodge\nLynnefurt\nL9A 7ZH.", "L9A 7ZH"),
     ],
