@@ -340,6 +340,10 @@ _GLUED = (
 _LEADING = (
     "rue|via|viale|piazza|calle|avenida|rua|rúa|camiño|camino|carrer|paseo|plaza|vicolo|corso"
     "|chemin|route|avenue|boulevard|cours|allée|impasse|quai|largo|travessa|strada"
+    # and the other street words that come first in Spanish, Portuguese, Italian, Romanian
+    "|glorieta|vial|ronda|travesía|cuesta|pasaje|callejón|rambla|alameda|carretera|praça"
+    "|estrada|rodovia|vereda|borgo|contrada|rotonda|piazzale|calea|aleea|bulevardul|intrarea"
+    "|șoseaua|splaiul"
 )
 _NAME_WORD = rf"[{_L}][{_L}'’-]*"
 _STREET_NUMBER_AFTER = re.compile(
@@ -347,7 +351,8 @@ _STREET_NUMBER_AFTER = re.compile(
     rf"(?:(?:{_NAME_WORD}[ \t]+){{0,2}}[{_L}]+(?i:{_GLUED})"
     # "Rue Dielhère 446", "Via Capo le Case 143": the street word and the name capitalised
     rf"|(?:{_LEADING.title()})[ \t]+[A-ZÀ-ÖØ-ÞͰ-Ͽ][a-zß-öø-ÿͰ-Ͽ'’-]+(?:[ \t]+{_NAME_WORD}){{0,3}})"
-    rf"[ \t]+[0-9]{{1,5}}[A-Za-z]?(?![0-9]|[.:/][0-9]|[ \t]*(?:%|mg|mcg|cc|ml|am|pm|h|hrs?)\b)"
+    # the number after the name, or after a comma ("Strada Taliercio, 47", "Rua de Almeida, 862")
+    rf",?[ \t]+[0-9]{{1,5}}[A-Za-z]?(?![0-9]|[.:/][0-9]|[ \t]*(?:%|mg|mcg|cc|ml|am|pm|h|hrs?)\b)"
 )
 # Whether a text has a street word at all, word by word: a regex alternation of these words
 # tried at every letter cost 0.5 ms/KB on English text, a split and ``endswith`` 1/20 of it.
@@ -456,6 +461,8 @@ _POSTAL = (
     r"|[0-9]{4}[ ]?[A-Z]{2}(?![A-Za-z])|[0-9]{4,6}"
     r"|[A-Z][0-9][A-Z][ ]?[0-9][A-Z][0-9]|[A-Z]{1,2}[0-9][A-Z0-9]?[ ][0-9][A-Z]{2}"
     r"|[A-Z]{1,2}-[0-9]{4,5}"
+    # an Irish Eircode ("Y86 9E77", "D6W XY12") and a Brazilian CEP without its dash
+    r"|(?:[AC-FHKNPRTV-Y][0-9]{2}|D6W)[ ]?[0-9AC-FHKNPRTV-Y]{4}(?![0-9A-Za-z])|[0-9]{8}(?![0-9])"
 )
 _POSTAL_LINE = re.compile(
     # after the town, ending its line or its sentence ("Patersonstone 6043.", "Wakatau 1217 last")

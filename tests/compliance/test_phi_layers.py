@@ -270,6 +270,11 @@ def test_phone_notations_are_found(text: str, value: str) -> None:
         ("her address is Na Pěšině 7\n417 93 Most", "417 93 Most"),
         ("Send it to Mathisenåsen 46F, 7909 Annø please", "7909 Annø"),
         ("Send it to Mathisenåsen 46F, 7909 Annø please", "Mathisenåsen 46F"),
+        ("Please send the forms to 39 Hawthorn Street Y86 9E77 Jemma Ville.", "Y86 9E77"),
+        ("Please send the forms to Glorieta Néstor Barrera 69\nMálaga, 16462.",
+         "Glorieta Néstor Barrera 69"),
+        ("Please send the forms to Glorieta Néstor Barrera 69\nMálaga, 16462.", "16462"),
+        ("her new address is Strada Taliercio, 47\n56011, Gabella (PI)", "Strada Taliercio, 47"),
         # a British postcode alone on its line below the street
         ("Please send the forms to 8 Thornton Lodge\nLynnefurt\nL9A 7ZH.", "L9A 7ZH"),
     ],
