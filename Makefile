@@ -82,7 +82,7 @@ bench: install $(BENCH_STAMP)
 	$(PY) benchmarks/state_bench.py
 	$(PY) benchmarks/metrics_bench.py
 	$(PY) benchmarks/phi_eval.py --cv
-	$(PY) benchmarks/phi_addresses.py
+	$(PY) benchmarks/phi_shapes.py
 	$(PY) benchmarks/report.py > /dev/null
 	@echo "wrote benchmarks/report.md"
 

@@ -83,6 +83,23 @@ _PHONE = re.compile(
     r")" + NOT_BEFORE
 )
 _PHONE_BARE = re.compile(NOT_AFTER + r"(?:\+?1)?[2-9][0-9]{9}" + NOT_BEFORE)
+# Shapes only telephone numbers have, with no word beside them: a country code with a
+# bracketed area or trunk digit ("+44(0)114 4960990", "+90(479)2436897", "+7 (309)
+# 309-16-44"), a bracketed area code with its trunk zero ("(0118) 4960721", "(08)-0563-7930"),
+# and a national number with its trunk zero ("020 74960290", "04 87 10 57 95", "0218569286",
+# "034 171 98 43"); nine digits at least, as no date has.
+_PHONE_SHAPED = re.compile(
+    r"(?<![0-9A-Za-z_+])(?<![0-9][-./])(?:"
+    r"\+[1-9][0-9]{0,2}[ ]?(?:\((?:0|[0-9]{1,5})\)[ -]?)(?:[0-9]{1,10}[ -]?){1,5}[0-9]"
+    # any other country code and digit groups ("+3140-7462266", "(+358) 264751550"), and the
+    # international prefix 00 ("00420 601 201 850")
+    r"|\+[1-9][0-9]{1,13}(?:[ -][0-9]{1,12}){0,5}"
+    r"|\(\+[1-9][0-9]{0,2}\)[ ]?[0-9]{1,10}(?:[ -][0-9]{1,10}){0,5}"
+    r"|00[1-9][0-9]{0,3}(?:[ -][0-9]{2,8}){1,5}"
+    r"|\(0[0-9]{1,4}\)[ -]?[0-9]{2,8}(?:[ /-][0-9]{2,8}){0,3}"
+    r"|0[1-9][0-9]{0,4}(?:[ /-][0-9]{2,8}){1,4}|0[1-9][0-9]{8,10}"
+    r")" + NOT_BEFORE
+)
 _PHONE_CUE = re.compile(
     r"(?i:\b(?:phone|ph|tel|telephone|cell|mobile|call(?:ed|back)?|fax|text|sms|contact)\b)"
 )
@@ -110,12 +127,14 @@ _PHONE_GROUPS = re.compile(
     r"[0-9]{2,5}(?:[ .-][0-9]{2,8})(?:[ .-][0-9]{2,5}){0,3}"
     r"(?:[ \t]*(?:x|ext\.?)[ \t]*([0-9]{1,6}))?"
     r"(?![0-9A-Za-z_]|[.\-/][0-9])"
-    # or none at all, ten or eleven digits: "2546712361 fax"
-    r"|(?<![0-9A-Za-z_+.\-/])1?[0-9]{10}(?![0-9A-Za-z_]|[.\-/][0-9])"
+    # or none at all, eight to thirteen digits: "2546712361 fax", "reach me at 012317376"
+    r"|(?<![0-9A-Za-z_+.\-/])[0-9]{8,13}(?![0-9A-Za-z_]|[.\-/][0-9])"
 )
 _PHONE_WORD_BEFORE = re.compile(
     r"(?i:\b(?:phone|ph|tel|telephone|cell|mobile|call|called|reach(?:ed)?|fax|sms|"
-    r"answering|dial|whatsapp|pager|beeper)\b[^0-9\n]{0,25}$)"
+    r"answering|dial|whatsapp|pager|beeper|text(?:ed|ing)?|landline|line"
+    r"|(?:my|his|her|their|your|our)[ \t]+(?:phone[ \t]+|cell[ \t]+|home[ \t]+)?number)"
+    r"\b[^0-9\n]{0,25}$)"
 )
 _PHONE_WORD_AFTER = re.compile(r"(?i:[ \t\-]*(?:office|fax|mobile|cell|home|work)\b)")
 
@@ -147,6 +166,9 @@ def _shapes(text: str) -> Iterator[Candidate]:
         yield m.start(), m.end(), PhiKind.MEMBER_ID, STRONG
     for m in _PHONE.finditer(text):
         if sum(c.isdigit() for c in m.group()) >= 8:  # "+1 5" is not a phone number
+            yield m.start(), m.end(), PhiKind.PHONE, WEAK
+    for m in _PHONE_SHAPED.finditer(text):
+        if 9 <= sum(c.isdigit() for c in m.group()) <= 15:
             yield m.start(), m.end(), PhiKind.PHONE, WEAK
     for m in _PHONE_BARE.finditer(text):
         if _PHONE_CUE.search(text, max(0, m.start() - _CUE_WINDOW), m.start()):

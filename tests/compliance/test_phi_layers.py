@@ -227,6 +227,17 @@ def test_cost_grows_linearly_with_the_text() -> None:
         ("Transfer the family to +44 (0)161 496 0734 tonight.", "+44 (0)161 496 0734"),
         ("Her brother is on +91-9822013377 most days.", "+91-9822013377"),
         ("Reachable on +1-208-554-0193x117 until noon.", "+1-208-554-0193x117"),
+        # shapes only phone numbers have, with no word beside them
+        ("The daughter left +44(0)114 4960990 at the desk.", "+44(0)114 4960990"),
+        ("Forms list (0118) 4960721 for the son.", "(0118) 4960721"),
+        ("Old records show 020 74960290 and nothing else.", "020 74960290"),
+        ("Written on the card: 04 87 10 57 95", "04 87 10 57 95"),
+        ("emergency contact 00420 602 062 563 in Prague", "00420 602 062 563"),
+        ("Contact abroad: (+358) 264751550", "(+358) 264751550"),
+        # a phone word the patterns lacked, and a run of digits after one
+        ("please text 7584-0215 when you land", "7584-0215"),
+        ("my number is 504 330 025", "504 330 025"),
+        ("You can reach me at 012317376.", "012317376"),
     ],
 )
 def test_phone_notations_are_found(text: str, value: str) -> None:
@@ -316,6 +327,9 @@ def test_postal_codes_below_an_address_are_found(text: str, code: str) -> None:
         # pressures on consecutive lines: a number ending a line over a number starting one
         "VALUES FOR IABP-\nAS- 86-105\nAD-91-118\nMAP 72",
         "Sprint 14 closed with 32 points\n2024 Roadmap review is next",
+        # numbers with a leading zero or a plus that are not phones
+        "Build 0501 is green; velocity +15 points; error at line 42 of 0.12.3",
+        "Job 07 ran 3 times: 01 02 03.",
     ],
 )
 def test_address_and_phone_shapes_that_are_not_phi(text: str) -> None:
