@@ -219,6 +219,30 @@ _SURNAME_BEFORE = re.compile(
 )
 
 
+def _first_and_unknown(ws: Words, lex: Lexicon) -> Iterator[Candidate]:
+    """A listed first name and, right after it, a capitalised word of no vocabulary: "Gerry
+    Masci arrived", "per Lopie Certusi", wherever they stand (the start of a line too, where
+    the token model gives a capital little weight). The provider filter of ``phi`` still
+    leaves "Dr. Whitney Okonkwo" readable."""
+    text, case = ws.text, ws.case
+    for i in range(len(ws) - 1):
+        first, last = ws.words[i], ws.words[i + 1]
+        if not (first[0].isupper() and last[0].isupper()) or (case == "M" and last.isupper()):
+            continue
+        b, b2 = ws.bases[i], ws.bases[i + 1]
+        if (
+            b in lex.first and b not in _STOP and b not in RELATIONS and b not in TITLES
+            and b not in PROVIDERS and lex.zipf_of(b) < 5.0
+            and len(b2) >= 3 and b2 not in lex.safe and b2 not in lex.foreign
+            and b2 not in lex.places and b2 not in _UNITS and b2 not in _STOP
+            and text[ws.spans[i][1] : ws.spans[i + 1][0]] == " "
+            # in capitals, shorthand is unknown words too ("SANG DNG", "MIN RESIDS"): there the
+            # second word must be a listed surname
+            and (case != "U" or b2 in lex.last)
+        ):
+            yield ws.spans[i][0], ws.spans[i + 1][1], PhiKind.NAME, CUE_RANK
+
+
 def _people(ws: Words, lex: Lexicon) -> Iterator[Candidate]:
     text = ws.text
     for f in _FAMILY_AFTER.finditer(text):
@@ -233,6 +257,7 @@ def _people(ws: Words, lex: Lexicon) -> Iterator[Candidate]:
             and b not in lex.countries and b not in lex.states
         ):
             yield m.start(1), m.end(1), PhiKind.NAME, CUE_RANK
+    yield from _first_and_unknown(ws, lex)
     for m in _at_words(ws, _INTRO_FIRSTS, _INTRO):
         w = _WORD_AT.match(text, m.end())
         if not w or base(w.group()) in _PRONOUNS:

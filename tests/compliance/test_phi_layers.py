@@ -104,6 +104,17 @@ def test_what_is_not_phi_stays_readable(text: str) -> None:
     assert spans(text) == [], spans(text)
 
 
+def test_a_first_name_that_is_a_word_before_an_unknown_surname() -> None:
+    # The surname alone was found; "Faith" (a first name and an everyday word) was left.
+    assert covering("Faith Obradovic arrived at noon.", "Faith Obradovic") is PhiKind.NAME
+
+
+def test_shorthand_in_capitals_after_a_first_name_stays() -> None:
+    # "Sang" and "Min" are first names; "DNG" and "RESIDS" are a note's shorthand.
+    text = "30-50CC SANG DNG. FEED AT GOAL WITH MIN RESIDS."
+    assert not [s for s in find_phi(text) if s.kind is PhiKind.NAME]
+
+
 def test_a_name_just_before_a_labelled_phone_number() -> None:
     # No comma between the name and the label, as in "Lopie Certusi cell# 410-322-1419" in a
     # note; both words are also everyday words, so only the number beside them tells.
