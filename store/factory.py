@@ -9,6 +9,7 @@ from typing import Any
 from config.settings import Settings
 from store.anchors import AnchorStore
 from store.audit import AuditLog
+from store.audit_dynamo import DynamoAuditLog
 from store.dynamo import make_client
 from store.events import EventLog
 from store.events_dynamo import DynamoEventLog
@@ -45,7 +46,7 @@ def open_stores(settings: Settings, threads: int = 32) -> Stores:
             DynamoNameDigestStore(client, settings.table("PhiNames"), pool),
             settings.phi_names_key, settings.phi_names_refresh_s,
         ),
-        audit=AuditLog(client, settings.table("Audit"), pool, register=anchors.register),
+        audit=DynamoAuditLog(client, settings.table("Audit"), pool, register=anchors.register),
         anchors=anchors,
     )
 

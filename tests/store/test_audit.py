@@ -11,13 +11,14 @@ import pytest
 from compliance.fail_closed import WITHHELD
 from config.settings import Settings
 from store.audit import GENESIS, AuditLog, entry_hash
+from store.audit_dynamo import DynamoAuditLog
 from store.dynamo import make_client, to_item
 from tests.utils.phi import break_phi_check
 
 
 def open_log(settings: Settings) -> AuditLog:
-    return AuditLog(make_client(settings), settings.table("Audit"),
-                    ThreadPoolExecutor(max_workers=8))
+    return DynamoAuditLog(make_client(settings), settings.table("Audit"),
+                          ThreadPoolExecutor(max_workers=8))
 
 
 async def add(log: AuditLog, tenant: str = "t1", n: int = 1, **fields: str) -> None:
