@@ -7,10 +7,21 @@ import asyncio
 import os
 import time
 
+import pytest
+
 from store.errors import InvalidKey
-from store.events import EventLog, EventStatus
+from store.events import EventLog, EventStatus, InMemoryEventLog
 from store.events_dynamo import DynamoEventLog
 from store.factory import Stores
+
+
+@pytest.fixture(params=["memory", "dynamodb"])
+def events(request: pytest.FixtureRequest) -> EventLog:
+    """A fresh event log: the twin, or the DynamoDB log on dynalite."""
+    if request.param == "memory":
+        return InMemoryEventLog()
+    stores: Stores = request.getfixturevalue("stores")
+    return stores.events
 
 
 async def test_record_is_put_if_absent(events: EventLog) -> None:
