@@ -338,7 +338,10 @@ class InMemoryAuditLog(AuditLog):
 
     ``items`` (tenant → entry id → item) is the storage; pass one log's ``items`` to another
     to get a second writer with its own head cache, as another replica would be. Tests also
-    change it to tamper with a chain, as they change the table under the DynamoDB log."""
+    change it to tamper with a chain, as they change the table under the DynamoDB log. Each
+    primitive yields to the event loop first, as a call to a server would, so that concurrent
+    writers interleave and race for numbers here too; the check and the write of ``_put_new``
+    have no await between them, which makes it put-if-absent."""
 
     def __init__(self, head_cache: int = 10_000,
                  register: Callable[[str], Awaitable[None]] | None = None,
@@ -347,6 +350,7 @@ class InMemoryAuditLog(AuditLog):
         self.items: dict[str, dict[str, dict[str, Any]]] = {} if items is None else items
 
     async def _put_new(self, item: dict[str, Any]) -> None:
+        await asyncio.sleep(0)
         chain = self.items.setdefault(item["tenantId"], {})
         if item["entryId"] in chain:
             raise AlreadyExists(f"audit entry {item['entryId']} of {item['tenantId']!r}")
@@ -359,15 +363,18 @@ class InMemoryAuditLog(AuditLog):
         return copy.deepcopy(self.items[tenant][key])
 
     async def _last_item(self, tenant: str) -> dict[str, Any] | None:
+        await asyncio.sleep(0)
         keys = self._keys(tenant)
         return self._read(tenant, keys[-1]) if keys else None
 
     async def _item_holding(self, tenant: str, entry_id: str) -> dict[str, Any] | None:
+        await asyncio.sleep(0)
         before = [k for k in self._keys(tenant) if k <= entry_id]
         return self._read(tenant, before[-1]) if before else None
 
     async def _items_after(self, tenant: str, after: str | None,
                            limit: int) -> list[dict[str, Any]]:
+        await asyncio.sleep(0)
         keys = [k for k in self._keys(tenant) if after is None or k > after]
         return [self._read(tenant, k) for k in keys[:limit]]
 
