@@ -49,6 +49,7 @@ from serve.errors import HttpError
 from serve.ratelimit import RateLimited, TenantRateLimiter
 from store.anchors import AnchorStore
 from store.audit import AuditLog
+from store.audit_dynamo import DynamoAuditLog
 
 log = logging.getLogger("clinisight.audit")
 
@@ -108,7 +109,7 @@ def install_guard(settings: Settings, client: Any) -> Guard:
     anchors = AnchorStore(client, settings.table("AuditAnchors"), pool)
     _guard = Guard(
         limiter=TenantRateLimiter(settings.rate_limit_per_s, settings.rate_limit_burst),
-        audit=AuditLog(client, settings.table("Audit"), pool, register=anchors.register),
+        audit=DynamoAuditLog(client, settings.table("Audit"), pool, register=anchors.register),
         max_body_bytes=settings.max_body_bytes,
     )
     metrics.zero("clinisight_audit_appends_total",

@@ -1,8 +1,8 @@
 """The audit trail: who read or changed which tenant data, when, and with what outcome.
 
-``ClinisightAudit-{stage}``, partition ``tenantId``, sort ``entryId``. Each tenant's entries form
-a hash chain: ``entryId`` is the entry's sequence number, zero-padded so that it sorts in append
-order, and every entry stores the previous entry's hash (``prevHash``) and its own
+Items are keyed by (``tenantId``, ``entryId``). Each tenant's entries form a hash chain:
+``entryId`` is the entry's sequence number, zero-padded so that it sorts in append order, and
+every entry stores the previous entry's hash (``prevHash``) and its own
 (``hash = sha256(canonical JSON of the entry's fields, prevHash included)``). Changing any field
 of any entry, removing or inserting one breaks the chain at that point (``verify``). Removing
 the newest entries is the one change a chain cannot show by itself; anchoring the head
@@ -17,12 +17,15 @@ newest item's last entry, so items tile the sequence: editing an entry inside a 
 a block or swapping two blocks breaks the chain exactly as it does for single entries. One
 conditional put per block instead of per request is what lets the audit keep pace with a burst.
 
-Append-only: this module only ever puts a new sequence number, conditionally on
-``attribute_not_exists(entryId)``. Concurrent writers (ingress replicas) race for the next
-number; the loser re-reads the head and tries the next one, so no entry is overwritten and the
-chain has no fork. Real DynamoDB transactions would not add anything here (and dynalite lacks
-them). The table has no TTL: entries are kept for as long as the table is, which must be at
-least the six years HIPAA asks for (45 CFR 164.316(b)(2)); we say seven.
+Append-only: the chain only ever puts a new sequence number, put-if-absent. Concurrent writers
+(ingress replicas) race for the next number; the loser re-reads the head and tries the next one,
+so no entry is overwritten and the chain has no fork.
+
+``AuditLog`` does all of the above (numbering, hashing, blocks, the race, reading and verifying
+entries) once; a backend only stores and reads items (``_put_new``, ``_last_item``,
+``_item_holding``, ``_items_after``), so the in-memory twin (``InMemoryAuditLog``, for tests
+and offline tools) cannot drift from the chain format of the DynamoDB log
+(``store.audit_dynamo.DynamoAuditLog``). ``tests/store/test_audit.py`` runs one suite over both.
 
 Entries hold ids and action names, never free text: every string still passes through
 ``compliance.phi.redact`` before it is hashed and stored. A field whose PHI check fails is stored
@@ -33,12 +36,13 @@ the trail would hide the access, a withheld actor or resource only blurs it.
 from __future__ import annotations
 
 import asyncio
+import copy
 import hashlib
 import json
 import logging
+from abc import ABC, abstractmethod
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -48,7 +52,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 import metrics
 from compliance.fail_closed import redact_or
-from store.dynamo import DynamoTable, from_item, to_item
 from store.errors import AlreadyExists, StoreError, StoreUnavailable
 
 log = logging.getLogger("clinisight.audit")
@@ -135,49 +138,12 @@ def expand(item: dict[str, Any]) -> list[dict[str, Any]]:
             for e in entries if isinstance(e, dict)]
 
 
-class _AuditTable(DynamoTable):
-    async def last(self, tenant: str) -> dict[str, Any] | None:
-        """The newest entry of a tenant (a consistent read, newest first, one item)."""
-        resp = await self._call(
-            self.client.query, TableName=self.name,
-            KeyConditionExpression="tenantId = :t",
-            ExpressionAttributeValues=to_item({":t": tenant}),
-            ScanIndexForward=False, Limit=1, ConsistentRead=True,
-        )
-        items = resp.get("Items", [])
-        return from_item(items[0]) if items else None
+class AuditLog(ABC):
+    """Append and read per-tenant hash chains; a backend supplies the four item primitives
+    and ``ping``."""
 
-    async def holding(self, tenant: str, entry_id: str) -> dict[str, Any] | None:
-        """The item whose key is ``entry_id`` or the nearest before it: the single entry or
-        the block that holds entry ``entry_id`` if it exists."""
-        resp = await self._call(
-            self.client.query, TableName=self.name,
-            KeyConditionExpression="tenantId = :t AND entryId <= :e",
-            ExpressionAttributeValues=to_item({":t": tenant, ":e": entry_id}),
-            ScanIndexForward=False, Limit=1, ConsistentRead=True,
-        )
-        items = resp.get("Items", [])
-        return from_item(items[0]) if items else None
-
-    async def page(self, tenant: str, after: str | None, limit: int) -> list[dict[str, Any]]:
-        """Up to ``limit`` entries after the entry id ``after``, oldest first."""
-        condition, values = "tenantId = :t", {":t": tenant}
-        if after is not None:  # a key condition may not compare with an empty string
-            condition, values = condition + " AND entryId > :after", {**values, ":after": after}
-        resp = await self._call(
-            self.client.query, TableName=self.name, KeyConditionExpression=condition,
-            ExpressionAttributeValues=to_item(values), Limit=limit, ConsistentRead=True,
-        )
-        return [from_item(i) for i in resp.get("Items", [])]
-
-
-class AuditLog:
-    """Append and read one table's per-tenant hash chains."""
-
-    def __init__(self, client: Any, table_name: str, executor: ThreadPoolExecutor,
-                 head_cache: int = 10_000,
+    def __init__(self, head_cache: int = 10_000,
                  register: Callable[[str], Awaitable[None]] | None = None) -> None:
-        self.table = _AuditTable(client, table_name, executor)
         # Lists a tenant for the periodic anchoring (store.anchors.AnchorStore.register), once
         # per tenant and process: a put that fails its condition after the first time.
         self._register = register
@@ -189,7 +155,7 @@ class AuditLog:
         self._locks: dict[str, asyncio.Lock] = {}
 
     async def _read_head(self, tenant: str) -> tuple[int, str]:
-        last = await self.table.last(tenant)
+        last = await self._last_item(tenant)
         if not last:
             return 0, GENESIS
         newest = expand(last)[-1]
@@ -261,7 +227,7 @@ class AuditLog:
             item = ({"tenantId": tenant, "entryId": _seq_id(seq + 1), "count": len(linked),
                      "entries": linked} if block else linked[0])
             try:
-                await self.table.put(item, condition="attribute_not_exists(entryId)")
+                await self._put_new(item)
             except AlreadyExists:
                 head = await self._read_head(tenant)  # another writer took seq + 1
                 continue
@@ -293,12 +259,12 @@ class AuditLog:
         out: list[AuditEntry] = []
         cursor = None  # read from the item holding entry ``after + 1`` (a block may start earlier)
         if after > 0:
-            holder = await self.table.holding(tenant, _seq_id(after + 1))
+            holder = await self._item_holding(tenant, _seq_id(after + 1))
             if holder is not None and int(holder["entryId"]) > 1:
                 cursor = _seq_id(int(holder["entryId"]) - 1)
         while limit is None or len(out) < limit:
             want = page_size if limit is None else min(page_size, limit - len(out))
-            items = await self.table.page(tenant, cursor, want)
+            items = await self._items_after(tenant, cursor, want)
             for item in items:
                 out.extend(AuditEntry.model_validate(e) for e in expand(item)
                            if int(e["entryId"]) > after)
@@ -312,7 +278,7 @@ class AuditLog:
         each ``hash`` recomputed from the entry's fields."""
         prev, count, cursor = GENESIS, 0, None
         while True:
-            items = await self.table.page(tenant, cursor, page_size)
+            items = await self._items_after(tenant, cursor, page_size)
             for item in items:
                 entries = expand(item)
                 if "entries" in item and (item.get("count") != len(entries) or not entries
@@ -341,5 +307,76 @@ class AuditLog:
                 return ChainReport(tenant, True, count, prev)
             cursor = items[-1]["entryId"]
 
+    # What a backend supplies: items as stored (a single entry, or a block), keyed by
+    # (tenantId, entryId), entry ids compared as strings (they are zero-padded numbers).
+
+    @abstractmethod
+    async def _put_new(self, item: dict[str, Any]) -> None:
+        """Store ``item`` unless its key is taken; ``AlreadyExists`` if it is."""
+
+    @abstractmethod
+    async def _last_item(self, tenant: str) -> dict[str, Any] | None:
+        """The tenant's item with the highest entry id (a consistent read), or None."""
+
+    @abstractmethod
+    async def _item_holding(self, tenant: str, entry_id: str) -> dict[str, Any] | None:
+        """The item keyed ``entry_id`` or, failing that, the nearest before it (the block
+        that holds entry ``entry_id``, if it exists)."""
+
+    @abstractmethod
+    async def _items_after(self, tenant: str, after: str | None,
+                           limit: int) -> list[dict[str, Any]]:
+        """Up to ``limit`` items keyed after ``after`` (from the first if None), in key order."""
+
+    @abstractmethod
     async def ping(self) -> None:
-        await self.table.ping()
+        """Raise ``StoreUnavailable`` if the log cannot be reached."""
+
+
+class InMemoryAuditLog(AuditLog):
+    """For tests and offline tools only: one process, nothing persisted.
+
+    ``items`` (tenant → entry id → item) is the storage; pass one log's ``items`` to another
+    to get a second writer with its own head cache, as another replica would be. Tests also
+    change it to tamper with a chain, as they change the table under the DynamoDB log. Each
+    primitive yields to the event loop first, as a call to a server would, so that concurrent
+    writers interleave and race for numbers here too; the check and the write of ``_put_new``
+    have no await between them, which makes it put-if-absent."""
+
+    def __init__(self, head_cache: int = 10_000,
+                 register: Callable[[str], Awaitable[None]] | None = None,
+                 items: dict[str, dict[str, dict[str, Any]]] | None = None) -> None:
+        super().__init__(head_cache=head_cache, register=register)
+        self.items: dict[str, dict[str, dict[str, Any]]] = {} if items is None else items
+
+    async def _put_new(self, item: dict[str, Any]) -> None:
+        await asyncio.sleep(0)
+        chain = self.items.setdefault(item["tenantId"], {})
+        if item["entryId"] in chain:
+            raise AlreadyExists(f"audit entry {item['entryId']} of {item['tenantId']!r}")
+        chain[item["entryId"]] = copy.deepcopy(item)
+
+    def _keys(self, tenant: str) -> list[str]:
+        return sorted(self.items.get(tenant, {}))
+
+    def _read(self, tenant: str, key: str) -> dict[str, Any]:
+        return copy.deepcopy(self.items[tenant][key])
+
+    async def _last_item(self, tenant: str) -> dict[str, Any] | None:
+        await asyncio.sleep(0)
+        keys = self._keys(tenant)
+        return self._read(tenant, keys[-1]) if keys else None
+
+    async def _item_holding(self, tenant: str, entry_id: str) -> dict[str, Any] | None:
+        await asyncio.sleep(0)
+        before = [k for k in self._keys(tenant) if k <= entry_id]
+        return self._read(tenant, before[-1]) if before else None
+
+    async def _items_after(self, tenant: str, after: str | None,
+                           limit: int) -> list[dict[str, Any]]:
+        await asyncio.sleep(0)
+        keys = [k for k in self._keys(tenant) if after is None or k > after]
+        return [self._read(tenant, k) for k in keys[:limit]]
+
+    async def ping(self) -> None:
+        return None

@@ -9,8 +9,10 @@ from typing import Any
 from config.settings import Settings
 from store.anchors import AnchorStore
 from store.audit import AuditLog
+from store.audit_dynamo import DynamoAuditLog
 from store.dynamo import make_client
 from store.events import EventLog
+from store.events_dynamo import DynamoEventLog
 from store.inbox import DynamoInbox, Inbox
 from store.known_names import DynamoNameDigestStore, KnownNamesCache
 from store.state import DynamoStateStore
@@ -38,13 +40,13 @@ def open_stores(settings: Settings, threads: int = 32) -> Stores:
     return Stores(
         client=client,
         state=DynamoStateStore(client, settings.table("AgentState"), pool),
-        events=EventLog(client, settings.table("Events"), pool),
+        events=DynamoEventLog(client, settings.table("Events"), pool),
         inbox=DynamoInbox(client, settings.table("Inbox"), pool),
         names=KnownNamesCache(
             DynamoNameDigestStore(client, settings.table("PhiNames"), pool),
             settings.phi_names_key, settings.phi_names_refresh_s,
         ),
-        audit=AuditLog(client, settings.table("Audit"), pool, register=anchors.register),
+        audit=DynamoAuditLog(client, settings.table("Audit"), pool, register=anchors.register),
         anchors=anchors,
     )
 

@@ -37,7 +37,7 @@ from embeddings.pages import apply_page_event
 from embeddings.reindex import ChunkingOptions, EmbedStream, SourceCredentials, reindex_space
 from index.manager import ShardManager
 from index.snapshot import SnapshotStore
-from store.audit import AuditLog
+from store.audit_dynamo import DynamoAuditLog
 from store.dynamo import DynamoTable, make_client
 from store.factory import Stores
 from tests.utils.anthropic import tool_use_reply
@@ -427,7 +427,7 @@ async def test_a_sentry_event_whose_phi_check_fails_is_dropped(
 # -- 5. audit entries ---------------------------------------------------------------------------
 
 async def test_audit_entries_are_redacted(settings: Settings) -> None:
-    audit = AuditLog(make_client(settings), settings.table("Audit"), ThreadPoolExecutor(2))
+    audit = DynamoAuditLog(make_client(settings), settings.table("Audit"), ThreadPoolExecutor(2))
     await audit.append("t1", actor=f"{PATIENT} (patient)", action="event.read",
                        resource=f"/v1/events/{SSN}?mrn={MRN}&phone={PHONE}",
                        request_id="r-1", outcome="ok", status=200)
@@ -439,7 +439,7 @@ async def test_audit_entries_are_redacted(settings: Settings) -> None:
 async def test_an_audit_field_whose_phi_check_fails_is_withheld_and_appended(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    audit = AuditLog(make_client(settings), settings.table("Audit"), ThreadPoolExecutor(2))
+    audit = DynamoAuditLog(make_client(settings), settings.table("Audit"), ThreadPoolExecutor(2))
     broken = break_phi_check(monkeypatch)
     stored = await audit.append("t1", actor=f"{PATIENT} (patient)", action="event.read",
                                 resource=f"/v1/events/{SSN}?mrn={MRN}&phone={PHONE}",

@@ -13,7 +13,7 @@ import pytest
 from config.settings import Settings
 from serve.auth import sign_jira_body
 from serve.ratelimit import RateLimited, TenantRateLimiter
-from store.audit import AuditLog
+from store.audit_dynamo import DynamoAuditLog
 from tests.utils.fit import TestKey
 from tests.utils.ingress import InProcessIngress as Ingress
 from tests.utils.payloads import forge_epic, jira_epic
@@ -175,8 +175,10 @@ async def test_rate_limit_answers_429_before_any_work(ingress: Ingress) -> None:
 async def test_a_failed_audit_append_withholds_the_answer(ingress: Ingress,
                                                           settings: Settings) -> None:
     # The audit table is gone: nothing may be served whose access cannot be recorded.
-    broken = AuditLog(ingress.stores.client, "ClinisightAudit-missing",
-                      ingress.guard.audit.table._executor)
+    current = ingress.guard.audit
+    assert isinstance(current, DynamoAuditLog)
+    broken = DynamoAuditLog(ingress.stores.client, "ClinisightAudit-missing",
+                            current.table._executor)
     ingress.guard.audit = broken
     resp = await ingress.client.get("/v1/tenants/acme/agents/TaskSmith/state",
                                     headers=ingress.bearer("acme"))
