@@ -41,8 +41,8 @@ def _at_words(
     ``pattern.finditer`` for a cue pattern that starts with one of those words after ``\\b``,
     at a set lookup per word instead of an alternation tried at every character."""
     text = ws.text
-    for (start, _), b in zip(ws.spans, ws.bases, strict=True):
-        if b in firsts and (m := pattern.match(text, start)):
+    for start in ws.starts_of(firsts):
+        if m := pattern.match(text, start):
             yield m
 
 
@@ -89,6 +89,7 @@ _HEAD_PAIRS = frozenset(
      ("health", "center"), ("general", "hospital"), ("rehab", "center"),
      ("regional", "hospital"), ("care", "center"), ("rehabilitation", "center")}
 )
+_HEAD_FIRSTS = _HEADS | {first for first, _ in _HEAD_PAIRS}
 # A move that names a facility: "transferred to GH"; not "back to", "go to".
 _STRONG_MOVE = re.compile(
     r"(?i:\b(?:transfer(?:r?ed)?|trans|tx(?:'?d)?|admitted|adm|arrived|sent|discharged|"
@@ -323,7 +324,10 @@ _HOUSE_NOT_A_PLACE = frozenset("staff officer officers diet call calls keeping m
 def _places(ws: Words, lex: Lexicon) -> Iterator[Candidate]:
     text, case = ws.text, ws.case
     words = [(s, e, w) for (s, e), w in zip(ws.spans, ws.words, strict=True)]
+    bases = ws.bases
     for i in range(1, len(words)):
+        if bases[i] not in _HEAD_FIRSTS:
+            continue  # the cheap test first: most words start no facility kind
         size = _head_at(ws, i)
         if not size:
             continue

@@ -210,7 +210,7 @@ def _punct(ch: str) -> str:
 class Words:
     """The words of one text with what the lists say of each, computed once per text."""
 
-    __slots__ = ("text", "case", "spans", "words", "bases", "shapes", "_lex", "_flags")
+    __slots__ = ("text", "case", "spans", "words", "bases", "shapes", "_lex", "_flags", "_at")
 
     def __init__(self, text: str) -> None:
         self.text = text
@@ -222,6 +222,7 @@ class Words:
         self.shapes = [_shape(w) for w in self.words]
         self._lex = lexicon()
         self._flags: dict[int, tuple[bool, bool, bool]] = {}
+        self._at: dict[str, list[int]] | None = None
 
     def __len__(self) -> int:
         return len(self.words)
@@ -232,6 +233,17 @@ class Words:
         if got is None:
             got = self._flags[i] = _lexical(self._lex, self.bases[i])
         return got
+
+    def starts_of(self, bases: frozenset[str]) -> list[int]:
+        """Where the words whose base is in ``bases`` start, in order (an index built once)."""
+        if self._at is None:
+            at: dict[str, list[int]] = {}
+            for (start, _), b in zip(self.spans, self.bases, strict=True):
+                at.setdefault(b, []).append(start)
+            self._at = at
+        found = [start for b in bases if b in self._at for start in self._at[b]]
+        found.sort()
+        return found
 
     def initial(self, i: int) -> bool:
         return _prev_char(self.text, self.spans[i][0]) in _SENTENCE_END
