@@ -15,7 +15,9 @@ Scoring, as the issue measures it: spans matched by overlap. A gold span is foun
 predicted span overlaps it, whatever kind was predicted (a leak is a leak); recall per gold
 kind. A prediction is right when it overlaps a counted gold span; one that overlaps only gold
 the policy leaves readable (provider names, bare years, countries, organisations) is left out
-of precision. ms/KB is CPU time of one process on one core, models loaded, over the UTF-8 size.
+of precision. ms/KB is CPU time of one process on one core, models loaded, over the UTF-8 size,
+on the first pass over a set (every text new to the caches: the figure the target is held to);
+the second pass shows what a long-running process pays once everyday words are cached.
 
 Which figures are blind: the token model (``compliance/data/phi_tokens.json``) was fitted on
 the PhysioNet notes and presidio's ``generated_large``, and the rules were written looking at
@@ -61,6 +63,7 @@ class Score:
     misses: list[str] = field(default_factory=list)
     wrong: list[str] = field(default_factory=list)
     cpu_s: float = 0.0
+    warm_cpu_s: float = 0.0  # a second pass over the same texts: the caches filled
     kb: float = 0.0
     texts: int = 0
 
@@ -86,6 +89,10 @@ def score(docs: list[phi_sets.Doc], score_: Score | None = None) -> Score:
     for doc in docs:
         predictions.append(find_phi(doc.text))
     s.cpu_s += time.process_time() - started
+    started = time.process_time()
+    for doc in docs:
+        find_phi(doc.text)
+    s.warm_cpu_s += time.process_time() - started
     s.kb += sum(len(d.text.encode()) for d in docs) / 1000
     s.texts += len(docs)
     for doc, predicted in zip(docs, predictions, strict=True):
@@ -165,8 +172,9 @@ def render(scores: dict[str, Score], cvs: dict[str, Score]) -> str:
         "",
         "## Totals",
         "",
-        "| set | texts | gold spans | recall | precision | target (R, P) | ms/KB (CPU) |",
-        "|---|---:|---:|---:|---:|---|---:|",
+        "| set | texts | gold spans | recall | precision | target (R, P) | ms/KB (CPU) "
+        "| ms/KB, second pass |",
+        "|---|---:|---:|---:|---:|---|---:|---:|",
     ]
     rows = list(scores.items()) + list(cvs.items())
     for name, s in rows:
@@ -179,7 +187,8 @@ def render(scores: dict[str, Score], cvs: dict[str, Score]) -> str:
         precision = f"{s.precision:.3f}" if sum(s.predicted.values()) else "–"
         recall = f"{s.recall:.3f}" if gold else "–"
         lines.append(f"| {name} | {s.texts} | {gold} | {recall} | {precision} | {verdict} "
-                     f"| {1000 * s.cpu_s / max(s.kb, 1e-9):.2f} |")
+                     f"| {1000 * s.cpu_s / max(s.kb, 1e-9):.2f} "
+                     f"| {1000 * s.warm_cpu_s / max(s.kb, 1e-9):.2f} |")
     lines += ["", "## Recall per gold kind", "", "| set | kind | found / gold | recall |",
               "|---|---|---:|---:|"]
     for name, s in rows:
