@@ -87,7 +87,10 @@ _PHONE_BARE = re.compile(NOT_AFTER + r"(?:\+?1)?[2-9][0-9]{9}" + NOT_BEFORE)
 # bracketed area or trunk digit ("+44(0)114 4960990", "+90(479)2436897", "+7 (309)
 # 309-16-44"), a bracketed area code with its trunk zero ("(0118) 4960721", "(08)-0563-7930"),
 # and a national number with its trunk zero ("020 74960290", "04 87 10 57 95", "0218569286",
-# "034 171 98 43"); nine digits at least, as no date has.
+# "034 171 98 43"); nine digits at least, and not a date with a clock after it.
+_DATE_FIRST = re.compile(
+    r"0?[1-9]-[0-9]{1,2}-[0-9]{2,4}(?![0-9])|[0-9]{1,2}-0?[1-9]-[0-9]{2,4}(?![0-9])"
+)
 _PHONE_SHAPED = re.compile(
     r"(?<![0-9A-Za-z_+])(?<![0-9][-./])(?:"
     r"\+[1-9][0-9]{0,2}[ ]?(?:\((?:0|[0-9]{1,5})\)[ -]?)(?:[0-9]{1,10}[ -]?){1,5}[0-9]"
@@ -97,7 +100,7 @@ _PHONE_SHAPED = re.compile(
     r"|\(\+[1-9][0-9]{0,2}\)[ ]?[0-9]{1,10}(?:[ -][0-9]{1,10}){0,5}"
     r"|00[1-9][0-9]{0,3}(?:[ -][0-9]{2,8}){1,5}"
     r"|\(0[0-9]{1,4}\)[ -]?[0-9]{2,8}(?:[ /-][0-9]{2,8}){0,3}"
-    r"|0[1-9][0-9]{0,4}(?:[ /-][0-9]{2,8}){1,4}|0[1-9][0-9]{8,10}"
+    r"|0[1-9][0-9]{0,4}(?:[ -][0-9]{2,8}){1,4}|0[1-9][0-9]{8,10}"
     r")" + NOT_BEFORE
 )
 _PHONE_CUE = re.compile(
@@ -168,6 +171,8 @@ def _shapes(text: str) -> Iterator[Candidate]:
         if sum(c.isdigit() for c in m.group()) >= 8:  # "+1 5" is not a phone number
             yield m.start(), m.end(), PhiKind.PHONE, WEAK
     for m in _PHONE_SHAPED.finditer(text):
+        if _DATE_FIRST.match(m.group()):
+            continue  # "01-12-2023 1430": a date and a clock, not a trunk-zero number
         if 9 <= sum(c.isdigit() for c in m.group()) <= 15:
             yield m.start(), m.end(), PhiKind.PHONE, WEAK
     for m in _PHONE_BARE.finditer(text):

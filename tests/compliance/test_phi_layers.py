@@ -341,6 +341,7 @@ def test_postal_codes_below_an_address_are_found(text: str, code: str) -> None:
         # numbers with a leading zero or a plus that are not phones
         "Build 0501 is green; velocity +15 points; error at line 42 of 0.12.3",
         "Job 07 ran 3 times: 01 02 03.",
+        "Deploy window 06-14-2024 1430 to 1600; rollback by 06/15/2024 0900.",
     ],
 )
 def test_address_and_phone_shapes_that_are_not_phi(text: str) -> None:
