@@ -122,7 +122,6 @@ _ROLE_AFTER = re.compile(
 _WORD_AT = re.compile(r"[A-Za-zÀ-ÖØ-öø-ÿĀ-ſ]+(?:['’][A-Za-z]+)?")
 
 
-
 def _name_like(lex: Lexicon, word: str, strict: bool = False, titled: bool = False) -> bool:
     """Whether ``word`` reads as a name after a cue; ``titled``: right after Mr/Mrs/Miss, where
     a listed surname is one even when it is a common word ("mrs. Park", "MR YOUNG")."""
