@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import random
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any, ClassVar, TypeVar
@@ -24,7 +23,6 @@ from pydantic import BaseModel
 import metrics
 from agents.events import AgentEvent
 from agents.reasoners import OfflineReasoner, Reasoner, ReasonerError, ReasoningRequest
-from store.errors import VersionConflict
 from store.state import StateRecord, StateStore
 
 log = logging.getLogger(__name__)
@@ -33,8 +31,6 @@ R = TypeVar("R")
 In = TypeVar("In", bound=BaseModel)
 Out = TypeVar("Out", bound=BaseModel)
 
-MAX_CONFLICT_RETRIES = 20
-CONFLICT_PAUSE_S = 0.01  # first retry pause; doubles per conflict, capped at 1 s, jittered
 
 
 class Agent(ABC):
@@ -64,23 +60,18 @@ class Agent(ABC):
     async def update_state(
         self, tenant: str, change: Callable[[dict[str, Any]], R]
     ) -> tuple[R, StateRecord]:
-        """Apply ``change`` (which mutates the state dict) and save, retrying on conflict."""
+        """Apply ``change`` (which mutates the state dict) and save, through the store's one
+        retry on conflict (``StateStore.update``): ``change`` runs again on what another
+        replica wrote. Returns what the last run of ``change`` returned, and the record."""
+        outcome: list[R] = []
+
+        def apply(data: dict[str, Any]) -> dict[str, Any]:
+            outcome[:] = [change(data)]
+            return data
+
         async with self._writers.setdefault(tenant, asyncio.Lock()):
-            for attempt in range(MAX_CONFLICT_RETRIES):
-                current = await self.state.get(tenant, self.name)
-                data = current.data if current else {}
-                outcome = change(data)
-                try:
-                    saved = await self.state.save(
-                        tenant, self.name, data,
-                        expected_version=current.version if current else 0,
-                    )
-                except VersionConflict:  # another replica wrote first
-                    pause = min(1.0, CONFLICT_PAUSE_S * 2**attempt)
-                    await asyncio.sleep(random.uniform(pause / 2, pause))  # noqa: S311
-                    continue
-                return outcome, saved
-        raise VersionConflict(f"{tenant}/{self.name}", None)
+            saved = await self.state.update(tenant, self.name, apply)
+        return outcome[0], saved
 
     async def reason(self, request: ReasoningRequest[In, Out]) -> tuple[Out, str, str | None]:
         """(result, produced_by, fallback reason). Claude failing falls back to offline."""

@@ -42,7 +42,6 @@ from agents.events import AgentEvent, IssueSnapshot
 from agents.reasoners import ReasoningRequest
 from compliance import phi
 from compliance.fail_closed import redact_or
-from store.errors import VersionConflict
 from store.state import StateStore
 
 SYSTEM_PROMPT = """You are CareTrack, the delivery and compliance monitor of a healthcare
@@ -74,18 +73,13 @@ class TenantDirectory:
     async def add(self, tenant: str) -> None:
         if tenant in self._known:
             return
-        for _ in range(10):
-            rec = await self.state.get(DIRECTORY_TENANT, DIRECTORY_AGENT)
-            tenants = list(rec.data.get("tenants", [])) if rec else []
-            if tenant in tenants:
-                break
-            try:
-                await self.state.save(DIRECTORY_TENANT, DIRECTORY_AGENT,
-                                      {"tenants": sorted([*tenants, tenant])},
-                                      expected_version=rec.version if rec else 0)
-                break
-            except VersionConflict:
-                continue
+        def listed(data: dict[str, Any]) -> dict[str, Any]:
+            tenants = list(data.get("tenants", []))
+            return data if tenant in tenants else {**data, "tenants": sorted([*tenants, tenant])}
+
+        # Known only once written: a conflict that outlasts the store's retries raises, and
+        # the next event of the tenant tries again, so no tenant is left out of the sweep.
+        await self.state.update(DIRECTORY_TENANT, DIRECTORY_AGENT, listed)
         self._known.add(tenant)
 
     async def tenants(self) -> list[str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+import random
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -22,6 +23,10 @@ from pydantic import BaseModel
 from store.blob import BlobCodec
 from store.dynamo import DynamoTable
 from store.errors import AlreadyExists, VersionConflict
+
+# StateStore.update's retries: a conflict means another replica wrote a moment ago.
+MAX_TRIES = 20
+FIRST_PAUSE_S, MAX_PAUSE_S = 0.01, 1.0
 
 
 class StateRecord(BaseModel):
@@ -58,18 +63,21 @@ class StateStore(ABC):
         """Every agent's state for one tenant."""
 
     async def update(self, tenant: str, agent: str,
-                     change: Callable[[dict[str, Any]], dict[str, Any]]) -> dict[str, Any]:
+                     change: Callable[[dict[str, Any]], dict[str, Any]]) -> StateRecord:
         """Read, ``change`` (given a copy of the data, {} when there is none), write; on a
-        ``VersionConflict`` read again and apply ``change`` to what the other writer left, so
-        no update is lost. Returns what was written."""
-        while True:
+        ``VersionConflict`` pause and apply ``change`` to what the other writer left, so no
+        update is lost. The one retry of a conditional write in the codebase: at most
+        ``MAX_TRIES`` writes, pausing 10 ms, doubling to 1 s, jittered, between them; then the
+        conflict is raised. Returns the record written."""
+        for attempt in range(MAX_TRIES):
             current = await self.get(tenant, agent)
             data = change(dict(current.data) if current else {})
             try:
-                await self.save(tenant, agent, data, current.version if current else 0)
-                return dict(data)
-            except VersionConflict:
-                continue
+                return await self.save(tenant, agent, data, current.version if current else 0)
+            except VersionConflict:  # another writer got there first
+                pause = min(MAX_PAUSE_S, FIRST_PAUSE_S * 2**attempt)
+                await asyncio.sleep(random.uniform(pause / 2, pause))  # noqa: S311
+        raise VersionConflict(f"{tenant}/{agent}", None)
 
 
 class InMemoryStateStore(StateStore):

@@ -100,3 +100,34 @@ async def test_a_missing_part_is_detected(stores: Stores) -> None:
     await stores.state.table.delete({"tenantId": "t1", "agentName": part["agentName"]})
     with pytest.raises(CorruptItem):
         await stores.state.get("t1", "Big")
+
+
+class _AlwaysBeaten(InMemoryStateStore):
+    """A store where another replica writes just before each of our writes: every write of
+    ours finds a newer version, as under a contention that never ends."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes = 0
+
+    async def save(self, tenant: str, agent: str, data: dict, expected_version: int):  # type: ignore[no-untyped-def, override]
+        self.writes += 1
+        await super().save(tenant, agent, {"by": "other replica"}, expected_version)
+        return await super().save(tenant, agent, data, expected_version)
+
+
+async def test_update_gives_up_after_its_tries_and_raises(monkeypatch: pytest.MonkeyPatch) -> None:
+    import store.state as state
+
+    monkeypatch.setattr(state, "FIRST_PAUSE_S", 0.0)
+    beaten = _AlwaysBeaten()
+    with pytest.raises(VersionConflict):
+        await beaten.update("t1", "A", lambda d: {**d, "n": 1})
+    assert beaten.writes == state.MAX_TRIES
+
+
+async def test_update_returns_the_record_written(store: StateStore) -> None:
+    rec = await store.update("t1", "A", lambda d: {**d, "n": d.get("n", 0) + 1})
+    assert rec.version == 1 and rec.data == {"n": 1}
+    rec = await store.update("t1", "A", lambda d: {**d, "n": d.get("n", 0) + 1})
+    assert rec.version == 2 and rec.data == {"n": 2}
