@@ -35,7 +35,7 @@ from pydantic.alias_generators import to_camel
 
 from index.shard import ShardConfig, ShardFormatError, TenantShard
 from store.dynamo import DynamoTable
-from store.errors import AlreadyExists, CorruptItem, StoreError
+from store.errors import ConditionFailed, CorruptItem, StoreError
 
 __all__ = ["CorruptSnapshot", "SnapshotConflict", "SnapshotManifest", "SnapshotStore"]
 
@@ -119,7 +119,7 @@ class SnapshotStore:
             else:
                 await self.table.put(item, condition="snapshotId = :prev",
                                      values={":prev": prev.snapshot_id})
-        except AlreadyExists as exc:
+        except ConditionFailed as exc:
             await self._discard(tenant, sid, len(parts))
             raise SnapshotConflict(
                 f"tenant {tenant!r}: another snapshot landed while {sid} was written"

@@ -32,7 +32,7 @@ from typing import Any
 
 from store.audit import GENESIS, AuditLog
 from store.dynamo import DynamoTable
-from store.errors import AlreadyExists, StoreError
+from store.errors import ConditionFailed, StoreError
 
 HEAD = "head"
 CHECKPOINT_FORMAT = "clinisight-audit-checkpoint/1"
@@ -82,7 +82,7 @@ class AnchorStore:
                 {"tenantId": tenant, "kind": HEAD, "seq": 0, "hash": GENESIS, "at": _now(),
                  "listed": "1"},
                 condition="attribute_not_exists(tenantId)")
-        except AlreadyExists:
+        except ConditionFailed:  # listed already
             pass
 
     async def latest(self, tenant: str) -> Anchor | None:
@@ -101,7 +101,7 @@ class AnchorStore:
                 condition="attribute_not_exists(tenantId) OR seq < :seq OR "
                 "(seq = :seq AND #h = :h)",
                 values={":seq": seq, ":h": hash_}, names={"#h": "hash"})
-        except AlreadyExists:
+        except ConditionFailed:  # a newer head is published, or another hash at this one
             current = await self.latest(tenant)
             if current is None:  # removed in between: publish on the next pass
                 return Published(new, False, "the anchor changed during publication")

@@ -17,6 +17,7 @@ from typing import Any
 
 from store.audit import AuditLog
 from store.dynamo import DynamoTable, from_item, to_item
+from store.errors import AlreadyExists, ConditionFailed
 
 
 class AuditTable(DynamoTable):
@@ -67,7 +68,10 @@ class DynamoAuditLog(AuditLog):
         self.table = AuditTable(client, table_name, executor)
 
     async def _put_new(self, item: dict[str, Any]) -> None:
-        await self.table.put(item, condition="attribute_not_exists(entryId)")
+        try:
+            await self.table.put(item, condition="attribute_not_exists(entryId)")
+        except ConditionFailed as exc:
+            raise AlreadyExists(f"audit entry {item['entryId']} of {item['tenantId']!r}") from exc
 
     async def _last_item(self, tenant: str) -> dict[str, Any] | None:
         return await self.table.last(tenant)

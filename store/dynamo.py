@@ -24,7 +24,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 import metrics
 from config.settings import Settings
-from store.errors import AlreadyExists, InvalidKey, StoreUnavailable
+from store.errors import ConditionFailed, InvalidKey, StoreUnavailable
 
 T = TypeVar("T")
 
@@ -259,9 +259,9 @@ def from_item(item: Mapping[str, Any]) -> dict[str, Any]:
 class DynamoTable:
     """One table, async: every boto3 call runs on the store's thread pool.
 
-    Errors are translated here, once: a failed condition becomes ``AlreadyExists`` (or is left
-    for the caller through ``condition_failed``), a key DynamoDB will not hold ``InvalidKey``,
-    anything else ``StoreUnavailable``.
+    Errors are translated here, once: a failed condition becomes ``ConditionFailed`` (the caller
+    says what it means), a key DynamoDB will not hold ``InvalidKey``, anything else
+    ``StoreUnavailable``.
     """
 
     def __init__(self, client: Any, name: str, executor: ThreadPoolExecutor) -> None:
@@ -279,7 +279,7 @@ class DynamoTable:
         except ClientError as exc:
             code = exc.response["Error"]["Code"]
             if code == "ConditionalCheckFailedException":
-                raise AlreadyExists(f"condition failed on {self.name}") from exc
+                raise ConditionFailed(f"condition failed on {self.name}") from exc
             message = exc.response["Error"].get("Message", "")
             if code == "ValidationException" and _KEY_REFUSED.search(message):
                 # "Size of hashkey has exceeded ...", "... range keys has exceeded ...", "... key

@@ -20,7 +20,7 @@ from typing import Any
 
 from store.blob import BlobCodec
 from store.dynamo import DynamoTable
-from store.errors import AlreadyExists
+from store.errors import ConditionFailed
 from store.events import FINAL, Backlog, EventLog, EventRecord, EventStatus, now_ms, tally_backlog
 
 
@@ -80,7 +80,7 @@ class DynamoEventLog(EventLog):
             item.update(payloadHeld="1", finishedAt=now)
         try:
             await self.table.put(item, condition="attribute_not_exists(eventId)")
-        except AlreadyExists:
+        except ConditionFailed:  # a duplicate: the id is known
             await self.blobs.delete_parts(tenant, event_id, blob)
             existing = await self.get(tenant, event_id)
             if existing is None:  # pragma: no cover - a put that failed its condition saw it
@@ -123,7 +123,7 @@ class DynamoEventLog(EventLog):
                 "(#s = :accepted OR (#s = :processing AND leaseUntil < :now))",
                 names={"#s": "status"},
             )
-        except AlreadyExists:  # the condition failed: finished, or someone holds the lease
+        except ConditionFailed:  # finished, or someone holds the lease
             return None
         return self._record(item, json.loads(await self.blobs.read(item)))
 
@@ -207,7 +207,7 @@ class DynamoEventLog(EventLog):
                     # Never create an item whose key the index listed but which is gone.
                     condition="attribute_exists(eventId)",
                 )
-            except AlreadyExists:
+            except ConditionFailed:  # gone since the index listed it
                 continue
         return len(items)
 

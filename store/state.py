@@ -22,7 +22,7 @@ from pydantic import BaseModel
 
 from store.blob import BlobCodec
 from store.dynamo import DynamoTable
-from store.errors import AlreadyExists, VersionConflict
+from store.errors import ConditionFailed, VersionConflict
 
 # StateStore.update's retries: a conflict means another replica wrote a moment ago.
 MAX_TRIES = 20
@@ -153,7 +153,7 @@ class DynamoStateStore(StateStore):
                 old = await self.table.put(
                     head, condition="version = :v", values={":v": expected_version}
                 )
-        except AlreadyExists as exc:
+        except ConditionFailed as exc:
             await self.blobs.delete_parts(tenant, agent, blob)
             raise VersionConflict(f"{tenant}/{agent}", expected_version) from exc
         if old:
