@@ -32,7 +32,6 @@ In = TypeVar("In", bound=BaseModel)
 Out = TypeVar("Out", bound=BaseModel)
 
 
-
 class Agent(ABC):
     name: ClassVar[str]
 

@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.common import REPORTS  # noqa: E402
-from compliance.phi import find_phi  # noqa: E402
+from compliance.phi import PhiSpan, find_phi  # noqa: E402
 
 LOCALES = (
     "en_US en_GB de_DE fr_FR es_ES it_IT nl_NL pt_BR en_AU en_CA sv_SE pl_PL cs_CZ da_DK fi_FI "
@@ -67,15 +67,14 @@ def generated(kind: str) -> list[tuple[str, str, int, int]]:
     return out
 
 
-def leaks(text: str, start: int, end: int) -> list[str]:
-    """The tokens of the value holding a digit that no PHI span covers."""
+def leaks(text: str, spans: list[PhiSpan], start: int, end: int) -> list[str]:
+    """The tokens of ``text[start:end]`` with a digit that none of ``spans`` covers."""
     covered = [False] * len(text)
-    for span in find_phi(text):
+    for span in spans:
         covered[span.start : span.end] = [True] * (span.end - span.start)
     return [
         m.group() for m in re.finditer(r"\S+", text[start:end])
-        if any(covered[start + m.start() + i] is False and c.isdigit()
-               for i, c in enumerate(m.group()))
+        if any(c.isdigit() and not covered[start + m.start() + i] for i, c in enumerate(m.group()))
     ]
 
 
@@ -86,8 +85,9 @@ def score(kind: str) -> tuple[list[str], str]:
     touched: Counter[str] = Counter()
     for locale, text, start, end in generated(kind):
         total[locale] += 1
-        whole[locale] += not leaks(text, start, end)
-        touched[locale] += any(s.start < end and start < s.end for s in find_phi(text))
+        spans = find_phi(text)
+        whole[locale] += not leaks(text, spans, start, end)
+        touched[locale] += any(s.start < end and start < s.end for s in spans)
     n = sum(total.values())
     rows = [
         f"| {loc} | {total[loc]} | {whole[loc] / total[loc]:.3f} | "
